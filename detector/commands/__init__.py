@@ -1,0 +1,7 @@
+"""Subcommands, one module each; ``COMMANDS`` lists them in the order ``--help`` shows them."""
+
+from __future__ import annotations
+
+from detector.commands import scan
+
+COMMANDS = (scan,)

@@ -1,0 +1,95 @@
+"""``minesweep scan CAPTURE_OR_DIR... --out DIR``: captures in, findings and reports out."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import TextIO
+
+from detector.errors import UnreadableInputError
+from detector.output.fmt import kwh, rate
+from detector.output.findings import write_findings
+from detector.output.markdown import write_markdown
+from detector.output.tables import write_hosts_csv
+from detector.scan import ScanOptions, scan
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("scan", help="scan packet captures for mining",
+                       description="Scan pcap/pcapng captures (plain or gzip, files or directories) for "
+                                   "cryptocurrency mining and write findings.json, report.md and hosts.csv.")
+    p.add_argument("inputs", nargs="+", metavar="CAPTURE_OR_DIR")
+    p.add_argument("--out", required=True, type=Path, metavar="DIR", help="output directory (created)")
+    p.add_argument("--subnet-v4", type=_prefix(32), default=24, metavar="N", help="IPv4 subnet prefix (default 24)")
+    p.add_argument("--subnet-v6", type=_prefix(128), default=64, metavar="N", help="IPv6 subnet prefix (default 64)")
+    p.add_argument("--pue", type=float, default=None, help="power usage effectiveness (default: rules/hardware.toml)")
+    p.add_argument("--quiet", action="store_true", help="no progress and no summary table")
+    p.set_defaults(run=run)
+
+
+def _prefix(maximum: int):
+    def parse(text: str) -> int:
+        value = int(text)
+        if not 0 <= value <= maximum:
+            raise argparse.ArgumentTypeError(f"must be 0..{maximum}")
+        return value
+    return parse
+
+
+def run(args: argparse.Namespace, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+    stdout = stdout or sys.stdout
+    stderr = stderr or sys.stderr
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UnreadableInputError(f"{args.out}: cannot create output directory ({exc.strerror})") from None
+    progress = Progress(stderr) if not args.quiet and stderr.isatty() else None
+    options = ScanOptions(subnet_v4=args.subnet_v4, subnet_v6=args.subnet_v6, pue=args.pue,
+                          command=args.argv, progress=progress)
+    findings = scan(args.inputs, options)
+    if progress is not None:
+        progress.done()
+    write_findings(findings, args.out)
+    write_markdown(findings, args.out)
+    write_hosts_csv(findings, args.out)
+    if not args.quiet:
+        print_summary(findings, stdout)
+        print(f"wrote {args.out / 'findings.json'}, report.md, hosts.csv", file=stdout)
+    return 0
+
+
+class Progress:
+    """A one-line progress display on a terminal: file i/N, packets, packets/s."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream, self.start, self.width = stream, time.monotonic(), 0
+
+    def __call__(self, name: str, index: int, count: int, packets: int) -> None:
+        elapsed = max(time.monotonic() - self.start, 1e-9)
+        line = f"\r[{index + 1}/{count}] {Path(name).name[-40:]}: {packets:,} packets ({packets / elapsed:,.0f}/s)"
+        self.width = max(self.width, len(line))
+        self.stream.write(line.ljust(self.width))
+        self.stream.flush()
+
+    def done(self) -> None:
+        self.stream.write("\r" + " " * self.width + "\r")
+        self.stream.flush()
+
+
+def print_summary(findings: dict, out: TextIO) -> None:
+    s = findings["summary"]
+    print(f"{s['packets']:,} packets, {s['flows']:,} flows, {s['ips_screened']:,} IPs screened: "
+          f"{s['mining_ips']} mining IPs, {s['sessions']} sessions, {len(s['pools'])} pools", file=out)
+    hosts = findings["hosts"]
+    if not hosts:
+        return
+    header = f"{'IP':<40} {'sess':>4}  {'coin':<8} {'hashrate (90% interval)':<40} kWh/day low/best/high"
+    print(header, file=out)
+    for h in hosts[:20]:
+        coin = ",".join(h["coins"])[:8] or "?"
+        r = h["hashrate"]
+        print(f"{h['ip']:<40} {h['sessions']:>4}  {coin:<8} {rate(r)[:40]:<40} {kwh(h['energy_kwh_per_day'])}", file=out)
+    if len(hosts) > 20:
+        print(f"… and {len(hosts) - 20} more hosts (see report.md)", file=out)

@@ -1,0 +1,88 @@
+"""JSON-RPC message parsing shared by every line-delimited mining dialect.
+
+``parse_message(raw)`` turns one framed message (a line, or an HTTP body) into a ``Message`` or
+``None``. It parses the JSON for real — a substring that looks like a method name proves nothing
+— and it never raises: hostile input (deep nesting, huge numbers, bad UTF-8) yields ``None``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Hashable
+from dataclasses import dataclass
+from typing import Any
+
+_decoder = json.JSONDecoder()
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One JSON-RPC object: a request/notification (``method`` set) or a response."""
+
+    method: str | None  #: method name, None for a response
+    id: Hashable  #: the JSON-RPC id, normalised to a hashable value (None when absent or null)
+    params: Any  #: ``params`` member (list, dict or None)
+    result: Any  #: ``result`` member of a response
+    error: Any  #: ``error`` member of a response (None when absent or null)
+    is_response: bool  #: has ``result`` or ``error`` and no ``method``
+    extra: dict[str, Any]  #: other top-level members (e.g. eth-proxy's ``worker``)
+
+
+def _hashable_id(value: Any) -> Hashable:
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return json.dumps(value, sort_keys=True, default=str)[:200]
+
+
+def parse_message(raw: bytes | str) -> Message | None:
+    """Parse one JSON-RPC object; ``None`` for anything that is not one."""
+    try:
+        text = raw.decode("utf-8", "replace") if isinstance(raw, (bytes, bytearray)) else raw
+        text = text.strip()
+        if not text.startswith("{"):
+            return None
+        obj, end = _decoder.raw_decode(text)
+    except (ValueError, RecursionError, UnicodeError):
+        return None
+    if not isinstance(obj, dict) or text[end:].strip():
+        return None
+    return message_from_object(obj)
+
+
+def message_from_object(obj: dict[str, Any]) -> Message | None:
+    """Build a ``Message`` from an already-decoded JSON object (e.g. an element of a batch)."""
+    method = obj.get("method")
+    if method is not None and not isinstance(method, str):
+        return None
+    is_response = method is None and ("result" in obj or "error" in obj)
+    if method is None and not is_response:
+        return None
+    known = {"method", "id", "params", "result", "error", "jsonrpc"}
+    return Message(
+        method=method,
+        id=_hashable_id(obj.get("id")),
+        params=obj.get("params"),
+        result=obj.get("result"),
+        error=obj.get("error"),
+        is_response=is_response,
+        extra={k: v for k, v in obj.items() if k not in known},
+    )
+
+
+def parse_body(raw: bytes) -> list[Message]:
+    """Parse an HTTP body: one object, a batch array, or newline-separated objects."""
+    try:
+        obj = json.loads(raw.decode("utf-8", "replace"))
+    except (ValueError, RecursionError, UnicodeError):
+        out = [parse_message(line) for line in raw.split(b"\n") if line.strip()]
+        return [m for m in out if m is not None]
+    items = obj if isinstance(obj, list) else [obj]
+    msgs = [message_from_object(o) for o in items[:1000] if isinstance(o, dict)]
+    return [m for m in msgs if m is not None]
+
+
+def excerpt(value: Any, limit: int = 160) -> str:
+    """A short, printable, single-line rendering of attacker-controlled data for evidence."""
+    text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=True)
+    text = "".join(ch if ch.isprintable() else "\\x%02x" % (ord(ch) & 0xFF) for ch in text[: limit * 2])
+    return text if len(text) <= limit else text[: limit - 1] + "…"

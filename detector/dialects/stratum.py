@@ -1,0 +1,114 @@
+"""Stratum v1 in its Bitcoin, Equihash (``mining.set_target``) and EthereumStratum/1.0.0 forms.
+
+Client requests: subscribe (agent, optionally EthereumStratum/1.0.0, Equihash host/port),
+authorize (worker, password), submit (worker, job, nonce parts) and friends; pool notifications:
+notify, set_difficulty (D), set_target (256-bit target), set_extranonce, client.reconnect.
+Responses are matched to requests by id: ``result: true`` accepts a share, ``false`` or an
+``error`` rejects it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from detector.dialects.jsonrpc import Message
+from detector.dialects.vocab import vocabulary
+from detector.session import Session, outcome
+
+NAME = "stratum"
+ETH_STRATUM = "EthereumStratum/1.0.0"
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
+def role_of(msg: Message) -> str | None:
+    """"client" or "server" when the message is a Stratum method with a plausible shape."""
+    vocab = vocabulary(NAME)
+    if msg.method in vocab.client and isinstance(msg.params, (list, type(None))):
+        return "client"
+    if msg.method in vocab.server and isinstance(msg.params, (list, type(None))):
+        return "server"
+    return None
+
+
+def confirms(msg: Message) -> bool:
+    return msg.method in vocabulary(NAME).confirming and _shape_ok(msg)
+
+
+def _shape_ok(msg: Message) -> bool:
+    p = msg.params if isinstance(msg.params, list) else []
+    if msg.method == "mining.set_difficulty":
+        return bool(p) and _number(p[0]) is not None
+    if msg.method == "mining.set_target":
+        return bool(p) and _hex_int(p[0]) is not None
+    if msg.method == "mining.notify":
+        return len(p) >= 3
+    if msg.method in ("mining.submit", "mining.authorize"):
+        return len(p) >= 1 and isinstance(p[0], str)
+    return True
+
+
+def on_message(s: Session, msg: Message, from_client: bool, ts: float) -> None:
+    if msg.is_response:
+        _on_response(s, msg, ts)
+        return
+    method, p = msg.method, msg.params if isinstance(msg.params, list) else []
+    s.saw(msg, from_client, ts)
+    if confirms(msg):
+        s.confirm(NAME)
+    if method == "mining.subscribe":
+        if p and isinstance(p[0], str):
+            s.set_once("agent", p[0])
+        if len(p) > 1 and p[1] == ETH_STRATUM:
+            s.confirm("ethstratum")
+            s.algo_hint = s.algo_hint or "ethash"
+        if len(p) > 2 and isinstance(p[2], str) and "." in p[2]:
+            s.set_once("pool", p[2].lower(), "mining.subscribe")
+        s.expect_reply(msg, ts)
+    elif method == "mining.authorize":
+        if p and isinstance(p[0], str):
+            s.set_once("login", p[0])
+        s.expect_reply(msg, ts)
+    elif method == "mining.submit":
+        if p and isinstance(p[0], str):
+            s.set_once("login", p[0])
+        share = s.submit(tuple(str(x)[:256] for x in p[1:6]) or None, ts)
+        if share is not None:
+            s.expect_reply(msg, ts, share)
+    elif method == "mining.set_difficulty" and p:
+        d = _number(p[0])
+        if d is not None and d > 0:
+            s.set_share_difficulty("diff", d, ts)
+    elif method == "mining.set_target" and p:
+        t = _hex_int(p[0])
+        if t:
+            s.set_share_difficulty("target", float(t), ts)
+            s.algo_hint = s.algo_hint or "equihash"
+    elif method == "client.reconnect" and p:
+        s.redirects.append(":".join(str(x)[:255] for x in p[:2]))
+    elif from_client:
+        s.expect_reply(msg, ts)
+
+
+def _on_response(s: Session, msg: Message, ts: float) -> None:
+    pending = s.take_reply(msg)
+    if pending is None:
+        return
+    if pending.method == "mining.submit":
+        s.verdict(outcome(msg, lambda result: result is True))
+    elif pending.method == "mining.subscribe":
+        s.saw(msg, False, ts, detail=msg.result)
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
+
+
+def _hex_int(value: Any) -> int | None:
+    if not isinstance(value, str):
+        return None
+    text = value[2:] if value[:2].lower() == "0x" else value
+    if not 0 < len(text) <= 64 or not set(text) <= _HEX:
+        return None
+    return int(text, 16)

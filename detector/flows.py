@@ -1,0 +1,322 @@
+"""Per-connection lifecycle: packets in, mining sessions out.
+
+``FlowTable.add(packet)`` creates a flow on first sight, keeps its counters, and — only for
+flows whose payload can be a mining protocol — reassembles each direction, frames it and hands
+every JSON-RPC message to the dialect that claims it. A flow ends on FIN/RST from both sides,
+on a new SYN reusing the 4-tuple, on idle expiry, or at the end of the input; ``finish()`` ends
+them all. Confirmed sessions are collected in ``FlowTable.sessions``.
+
+Payload inspection is gated so that bulk traffic costs one dictionary lookup per packet: a TCP
+flow is inspected from its first segment that could start or carry a JSON-RPC/HTTP message
+(``could_be_mining``); a flow that shows nothing of the kind in its first payload segments, or
+no mining method in its first messages, is ignored from then on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from detector.capture.model import ACK, FIN, RST, SYN, TCP, UDP, Packet
+from detector.dialects import DIALECTS, claim
+from detector.dialects.jsonrpc import parse_body, parse_message
+from detector.reassembly import Framer, HttpHead, Reassembler
+from detector.session import Session
+
+#: byte strings of which at least one is in any segment that starts or carries a JSON-RPC message
+HINTS = (b'"method"', b'"result"', b'"error"', b'"id"', b"POST ", b"HTTP/1.")
+UNHINTED_LIMIT = 8  #: payload segments without a hint before a flow is ignored
+UNCONFIRMED_MESSAGE_LIMIT = 64  #: messages without a mining method before a flow is ignored
+IDLE_TIMEOUT = 1800.0  #: seconds of silence that end a flow (capture time)
+SWEEP_EVERY = 1 << 16  #: packets between idle sweeps
+MAX_WARNINGS = 200
+
+
+def could_be_mining(payload: bytes) -> bool:
+    """True when a segment may start or carry a JSON-RPC or HTTP message (cheap, no parsing)."""
+    return payload[:1] == b"{" or any(h in payload for h in HINTS)
+
+
+class Direction:
+    """One direction of a flow: counters and, once inspected, reassembly and framing."""
+
+    __slots__ = ("packets", "bytes", "payload_bytes", "reasm", "framer")
+
+    def __init__(self) -> None:
+        self.packets = 0
+        self.bytes = 0
+        self.payload_bytes = 0
+        self.reasm: Reassembler | None = None
+        self.framer: Framer | None = None
+
+
+class Flow:
+    __slots__ = ("a", "ap", "b", "bp", "proto", "first_ts", "last_ts", "client_is_a", "role_source",
+                 "dirs", "state", "unhinted", "messages", "session", "fin", "rst", "pending_syn")
+
+    def __init__(self, p: Packet) -> None:
+        self.a, self.ap, self.b, self.bp, self.proto = p.src, p.sport, p.dst, p.dport, p.proto
+        self.first_ts = self.last_ts = p.ts
+        self.client_is_a: bool | None = None
+        self.role_source = "guess"
+        self.dirs = (Direction(), Direction())
+        self.state = "new"  # "new" -> "inspect" -> ("ignored" | stays "inspect")
+        self.unhinted = 0
+        self.messages = 0
+        self.session: Session | None = None
+        self.fin = [False, False]
+        self.rst = False
+        self.pending_syn: int | None = None
+
+
+@dataclass(slots=True)
+class DnsName:
+    name: str
+    ts: float
+
+
+@dataclass
+class FlowTable:
+    """All live flows of a scan, plus what they produced."""
+
+    sessions: list[Session] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    dns_names: dict[str, DnsName] = field(default_factory=dict)  #: answered IP -> name
+    flows_seen: int = 0
+    _new_ips: set[str] = field(default_factory=set)
+    _flows: dict[tuple, Flow] = field(default_factory=dict)
+    _since_sweep: int = 0
+
+    # -- packets ------------------------------------------------------------------------------
+    def add(self, p: Packet) -> None:
+        key = (p.src, p.sport, p.dst, p.dport, p.proto)
+        flow = self._flows.get(key)
+        if flow is None:
+            key = (p.dst, p.dport, p.src, p.sport, p.proto)
+            flow = self._flows.get(key)
+        if flow is not None and p.proto == TCP and p.flags & (SYN | ACK) == SYN and (flow.rst or all(flow.fin)):
+            self._end(key, flow)
+            flow = None
+        if flow is None:
+            flow = Flow(p)
+            key = (p.src, p.sport, p.dst, p.dport, p.proto)
+            self._flows[key] = flow
+            self.flows_seen += 1
+            self._new_ips.add(p.src)
+            self._new_ips.add(p.dst)
+        elif p.ts - flow.last_ts > IDLE_TIMEOUT:
+            self._end(key, flow)
+            flow = Flow(p)
+            self._flows[key] = flow
+            self.flows_seen += 1
+        flow.last_ts = p.ts
+        fwd = p.src == flow.a and p.sport == flow.ap
+        d = flow.dirs[0 if fwd else 1]
+        d.packets += 1
+        d.bytes += p.wirelen
+        d.payload_bytes += len(p.payload)
+        if p.proto == TCP:
+            self._tcp(flow, p, fwd, d)
+        elif p.proto == UDP and (p.sport == 53 or p.dport == 53) and p.payload:
+            self._dns(p)
+        self._since_sweep += 1
+        if self._since_sweep >= SWEEP_EVERY:
+            self._sweep(p.ts)
+
+    def _tcp(self, flow: Flow, p: Packet, fwd: bool, d: Direction) -> None:
+        flags = p.flags
+        if flags & SYN:
+            if flow.client_is_a is None or flow.role_source == "guess":
+                flow.client_is_a = fwd if not flags & ACK else not fwd
+                flow.role_source = "handshake"
+            if d.reasm is not None:
+                d.reasm.syn(p.seq)
+            elif flow.state != "ignored":
+                d.reasm = Reassembler()
+                d.reasm.syn(p.seq)
+        if flags & FIN:
+            flow.fin[0 if fwd else 1] = True
+        if flags & RST:
+            flow.rst = True
+        payload = p.payload
+        if payload and flow.state != "ignored":
+            if flow.state == "new":
+                if could_be_mining(payload):
+                    flow.state = "inspect"
+                else:
+                    flow.unhinted += 1
+                    if flow.unhinted >= UNHINTED_LIMIT:
+                        self._ignore(flow)
+                    if d.reasm is not None:  # keep the sequence space in step
+                        d.reasm.push(p.seq, payload)
+                    return
+            if d.reasm is None:
+                d.reasm = Reassembler()
+            if d.framer is None:
+                d.framer = Framer()
+            for chunk in d.reasm.push(p.seq, payload):
+                self._stream(flow, fwd, d, chunk, p.ts)
+
+    # -- stream -> frames -> messages ---------------------------------------------------------
+    def _stream(self, flow: Flow, fwd: bool, d: Direction, chunk: bytes | None, ts: float) -> None:
+        framer = d.framer
+        assert framer is not None
+        if chunk is None:
+            frames = framer.gap()
+            if flow.session is not None:
+                flow.session.gaps += 1
+        else:
+            frames = framer.feed(chunk)
+        self._frames(flow, fwd, frames, ts)
+        if framer.warnings:
+            self._warn(flow, framer.warnings)
+            framer.warnings.clear()
+
+    def _frames(self, flow: Flow, fwd: bool, frames: list[tuple], ts: float) -> None:
+        for frame in frames:
+            if flow.state == "ignored":
+                return
+            if frame[0] == "line":
+                msg = parse_message(frame[1])
+                self._message(flow, fwd, msg, ts, "tcp")
+            else:
+                head: HttpHead = frame[1]
+                msgs = parse_body(frame[2]) if frame[2] else []
+                for msg in msgs:
+                    self._message(flow, fwd, msg, ts, "http")
+                if flow.session is not None:
+                    self._http_detail(flow.session, head, self._from_client(flow, fwd))
+
+    def _message(self, flow: Flow, fwd: bool, msg, ts: float, transport: str) -> None:
+        flow.messages += 1
+        if msg is None:
+            return
+        claimed = claim(msg)
+        if claimed is not None and not flow.role_source.startswith("methods"):
+            client_is_a = fwd if claimed[1] == "client" else not fwd
+            if flow.client_is_a != client_is_a and flow.session is not None:
+                flow.session = self._reorient(flow, flow.session, client_is_a)
+            contradicts = flow.role_source == "handshake" and flow.client_is_a != client_is_a
+            flow.client_is_a = client_is_a
+            flow.role_source = {"handshake": "methods+handshake", "guess": "methods"}[flow.role_source]
+            if contradicts:
+                flow.role_source = "methods-contradict-handshake"
+        s = flow.session
+        if s is None:
+            if claimed is None:
+                if flow.messages >= UNCONFIRMED_MESSAGE_LIMIT:
+                    self._ignore(flow)
+                return
+            s = flow.session = self._new_session(flow, ts, transport)
+        if transport == "http":
+            s.transport = "http"
+        from_client = self._from_client(flow, fwd)
+        module = claimed[0] if claimed else (DIALECTS.get(s.dialect) if s.dialect else None)
+        if module is None:
+            return
+        module.on_message(s, msg, from_client, ts)
+        if not s.confirmed and flow.messages >= UNCONFIRMED_MESSAGE_LIMIT:
+            self._ignore(flow)
+
+    def _from_client(self, flow: Flow, fwd: bool) -> bool:
+        if flow.client_is_a is None:
+            flow.client_is_a = flow.bp < flow.ap if flow.ap != flow.bp else True
+        return fwd == flow.client_is_a
+
+    def _new_session(self, flow: Flow, ts: float, transport: str) -> Session:
+        a_client = bool(flow.client_is_a) if flow.client_is_a is not None else True
+        c, cp, sv, sp = (flow.a, flow.ap, flow.b, flow.bp) if a_client else (flow.b, flow.bp, flow.a, flow.ap)
+        return Session(c, cp, sv, sp, first_seen=flow.first_ts, last_seen=ts, transport=transport)
+
+    def _reorient(self, flow: Flow, s: Session, client_is_a: bool) -> Session:
+        s.client, s.client_port, s.server, s.server_port = s.server, s.server_port, s.client, s.client_port
+        return s
+
+    def _http_detail(self, s: Session, head: HttpHead, from_client: bool) -> None:
+        h = head.headers
+        if head.is_request:
+            host = h.get("host", "").rsplit(":", 1)[0].strip().lower()
+            if host and not host.replace(".", "").isdigit():
+                s.set_once("pool", host, "http-host")
+            s.set_once("agent", h.get("user-agent"))
+            auth = h.get("authorization", "")
+            if auth.lower().startswith("basic "):
+                s.set_once("login", _basic_user(auth[6:]))
+            if "x-mining-extensions" in h and len(s.evidence) < 24:
+                s.evidence.append(f"HTTP X-Mining-Extensions: {h['x-mining-extensions'][:120]}")
+        else:
+            redirect = h.get("x-stratum")
+            if redirect:
+                s.redirects.append(redirect[:300])
+                s.evidence.append(f"HTTP X-Stratum: {redirect[:120]}")
+
+    # -- DNS ----------------------------------------------------------------------------------
+    def _dns(self, p: Packet) -> None:
+        from detector.dialects import dns as dns_parser
+
+        msg = dns_parser.parse_dns(p.payload)
+        if msg is None or not msg.qr:
+            return
+        for answer in msg.answers:
+            if answer.type in (1, 28) and isinstance(answer.data, str) and len(self.dns_names) < 1_000_000:
+                self.dns_names[answer.data] = DnsName(answer.name.rstrip(".").lower(), p.ts)
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def _ignore(self, flow: Flow) -> None:
+        flow.state = "ignored"
+        for d in flow.dirs:
+            d.reasm = None
+            d.framer = None
+
+    def _sweep(self, now: float) -> None:
+        self._since_sweep = 0
+        stale = [(k, f) for k, f in self._flows.items() if now - f.last_ts > IDLE_TIMEOUT]
+        for key, flow in stale:
+            self._end(key, flow)
+
+    def _end(self, key: tuple, flow: Flow) -> None:
+        self._flows.pop(key, None)
+        for fwd, d in ((True, flow.dirs[0]), (False, flow.dirs[1])):
+            if d.reasm is not None and d.framer is not None and flow.state != "ignored":
+                for chunk in d.reasm.flush():
+                    self._stream(flow, fwd, d, chunk, flow.last_ts)
+                self._frames(flow, fwd, d.framer.close(), flow.last_ts)
+        s = flow.session
+        if s is not None and s.confirmed:
+            c2s, s2c = flow.dirs if flow.client_is_a else flow.dirs[::-1]
+            s.bytes_c2s, s.packets_c2s, s.bytes_s2c, s.packets_s2c = c2s.bytes, c2s.packets, s2c.bytes, s2c.packets
+            s.first_seen, s.last_seen = flow.first_ts, flow.last_ts
+            if flow.role_source == "methods":
+                s.notes.append("no TCP handshake seen: client and pool told apart by the methods each side sent")
+            elif flow.role_source == "methods-contradict-handshake":
+                s.notes.append("the side that opened the connection speaks the pool's methods: roles taken from the methods")
+            s.pending.clear()
+            s.seen_shares.clear()
+            self.sessions.append(s)
+
+    def take_new_ips(self) -> set[str]:
+        """Addresses seen in flows created since the last call (for the "IPs screened" count)."""
+        ips, self._new_ips = self._new_ips, set()
+        return ips
+
+    def finish(self) -> list[Session]:
+        """End every live flow (end of input) and return all confirmed sessions."""
+        for key, flow in list(self._flows.items()):
+            self._end(key, flow)
+        return self.sessions
+
+    def _warn(self, flow: Flow, messages: Iterable[str]) -> None:
+        for m in messages:
+            if len(self.warnings) < MAX_WARNINGS:
+                self.warnings.append(f"flow {flow.a}:{flow.ap}-{flow.b}:{flow.bp}: {m}")
+
+
+def _basic_user(b64: str) -> str | None:
+    import base64
+    import binascii
+
+    try:
+        user = base64.b64decode(b64.strip()[:1024], validate=False).decode("utf-8", "replace")
+    except (binascii.Error, ValueError):
+        return None
+    return user.partition(":")[0] or None
