@@ -1,0 +1,287 @@
+"""DNS message parsing (RFC 1035 §4) for pool-domain attribution, hostile-input safe.
+
+Public functions:
+
+- :func:`parse_dns` (one message, UDP payload or one TCP frame) -> :class:`DnsMessage` or None
+- :func:`split_tcp_dns` (DNS over TCP, RFC 1035 §4.2.2 / RFC 7766 §8: each message preceded by a
+  2-byte length) -> complete messages plus the unconsumed tail
+
+``parse_dns`` returns None only when the 12-byte header is missing or the input cannot be a DNS
+message (longer than 65535 bytes). Damage after the header does not raise: the sections decoded
+so far are returned and ``malformed`` says where decoding stopped.
+
+Names are decompressed (RFC 1035 §4.1.4) loop-safely: a compression pointer must point strictly
+before the label sequence it appears in, at most 128 pointers are followed per name and a name
+is at most 255 octets (RFC 1035 §2.3.4), so every name costs O(255) work whatever the input.
+Names are returned without the trailing dot ("pool.example.com"; the root is "."); bytes outside
+printable ASCII and dots inside a label are escaped as in RFC 4343 §2.1 ("\\DDD", "\\.").
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import struct
+from dataclasses import dataclass
+
+__all__ = [
+    "TYPE_NAMES",
+    "DnsMessage",
+    "DnsQuestion",
+    "DnsRecord",
+    "parse_dns",
+    "split_tcp_dns",
+]
+
+_HEADER = struct.Struct("!HHHHHH")  # id, flags, qdcount, ancount, nscount, arcount
+_QFIXED = struct.Struct("!HH")  # qtype, qclass
+_RRFIXED = struct.Struct("!HHIH")  # type, class, ttl, rdlength
+_U16 = struct.Struct("!H")
+
+MAX_MESSAGE = 65535  #: RFC 1035 §4.2.2: a DNS message fits a 16-bit length
+MAX_NAME = 255  #: RFC 1035 §2.3.4: octets in a name, length bytes included
+MAX_POINTERS = 128  #: compression pointers followed per name (a name has at most 127 labels)
+MAX_RECORDS = 1024  #: records decoded per section (more is hostile; the rest is skipped)
+
+A, NS, CNAME, SOA, PTR, MX, TXT, AAAA, SRV, DNAME = 1, 2, 5, 6, 12, 15, 16, 28, 33, 39
+#: mnemonics of common types (RFC 1035 §3.2.2, RFC 3596, RFC 2782, RFC 4034, RFC 6891, RFC 9460)
+TYPE_NAMES = {
+    1: "A", 2: "NS", 5: "CNAME", 6: "SOA", 12: "PTR", 15: "MX", 16: "TXT", 28: "AAAA",
+    33: "SRV", 39: "DNAME", 41: "OPT", 43: "DS", 46: "RRSIG", 47: "NSEC", 48: "DNSKEY",
+    50: "NSEC3", 64: "SVCB", 65: "HTTPS", 255: "ANY",
+}
+_NAME_TYPES = frozenset({NS, CNAME, PTR, DNAME})
+
+
+class _Malformed(Exception):
+    """Internal: decoding stopped; the message says where (never escapes this module)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DnsQuestion:
+    name: str
+    qtype: int
+    qclass: int
+
+
+@dataclass(frozen=True, slots=True)
+class DnsRecord:
+    """One resource record; ``data`` is set for the types this module understands."""
+
+    name: str
+    rtype: int
+    rclass: int
+    ttl: int
+    #: A/AAAA: address text; NS/CNAME/PTR/DNAME: target name; MX: "pref exchange";
+    #: SRV: "prio weight port target"; SOA: primary server name; TXT: the strings concatenated;
+    #: None for other types (see ``rdata``)
+    data: str | None
+    txt: tuple[str, ...] = ()  #: TXT character-strings, one per element
+    rdata: bytes = b""  #: raw RDATA as on the wire
+
+
+@dataclass(frozen=True, slots=True)
+class DnsMessage:
+    id: int
+    flags: int  #: the whole 16-bit flags word
+    questions: tuple[DnsQuestion, ...]
+    answers: tuple[DnsRecord, ...]
+    authority: tuple[DnsRecord, ...]
+    additional: tuple[DnsRecord, ...]
+    counts: tuple[int, int, int, int]  #: qd/an/ns/ar counts as declared in the header
+    malformed: str | None = None  #: where decoding stopped early, if it did
+
+    @property
+    def qr(self) -> bool:
+        """True for a response."""
+        return bool(self.flags & 0x8000)
+
+    @property
+    def opcode(self) -> int:
+        return (self.flags >> 11) & 0xF
+
+    @property
+    def aa(self) -> bool:
+        return bool(self.flags & 0x0400)
+
+    @property
+    def tc(self) -> bool:
+        return bool(self.flags & 0x0200)
+
+    @property
+    def rd(self) -> bool:
+        return bool(self.flags & 0x0100)
+
+    @property
+    def ra(self) -> bool:
+        return bool(self.flags & 0x0080)
+
+    @property
+    def rcode(self) -> int:
+        """Header RCODE (the 4 low bits; EDNS extended bits are not merged)."""
+        return self.flags & 0xF
+
+
+def parse_dns(msg: bytes) -> DnsMessage | None:
+    """Decode one DNS message; None if it has no complete header or is over 65535 bytes."""
+    if len(msg) < _HEADER.size or len(msg) > MAX_MESSAGE:
+        return None
+    ident, flags, qd, an, ns, ar = _HEADER.unpack_from(msg)
+    questions: list[DnsQuestion] = []
+    records: tuple[list[DnsRecord], list[DnsRecord], list[DnsRecord]] = ([], [], [])
+    pos, malformed = _HEADER.size, None
+    try:
+        for _ in range(min(qd, MAX_RECORDS)):
+            question, pos = _question(msg, pos)
+            questions.append(question)
+        for section, count in zip(records, (an, ns, ar), strict=True):
+            for _ in range(min(count, MAX_RECORDS)):
+                record, pos = _record(msg, pos)
+                section.append(record)
+        if max(qd, an, ns, ar) > MAX_RECORDS:
+            raise _Malformed(f"a section declares over {MAX_RECORDS} records; the rest is skipped")
+    except _Malformed as exc:
+        malformed = f"offset {pos}: {exc}"
+    return DnsMessage(
+        id=ident,
+        flags=flags,
+        questions=tuple(questions),
+        answers=tuple(records[0]),
+        authority=tuple(records[1]),
+        additional=tuple(records[2]),
+        counts=(qd, an, ns, ar),
+        malformed=malformed,
+    )
+
+
+def split_tcp_dns(stream: bytes) -> tuple[list[bytes], bytes]:
+    """Split a DNS-over-TCP byte stream into messages.
+
+    Returns (complete messages in order, unconsumed tail). The tail is a prefix of the next
+    message (a partial length or a partial body): keep it and prepend the next bytes. Zero-length
+    frames carry nothing and are skipped.
+    """
+    messages: list[bytes] = []
+    pos = 0
+    while pos + 2 <= len(stream):
+        (length,) = _U16.unpack_from(stream, pos)
+        if pos + 2 + length > len(stream):
+            break
+        if length:
+            messages.append(stream[pos + 2 : pos + 2 + length])
+        pos += 2 + length
+    return messages, stream[pos:]
+
+
+# --- sections ------------------------------------------------------------------------------------
+
+
+def _question(msg: bytes, pos: int) -> tuple[DnsQuestion, int]:
+    name, pos = _name(msg, pos)
+    if pos + _QFIXED.size > len(msg):
+        raise _Malformed("question truncated")
+    qtype, qclass = _QFIXED.unpack_from(msg, pos)
+    return DnsQuestion(name, qtype, qclass), pos + _QFIXED.size
+
+
+def _record(msg: bytes, pos: int) -> tuple[DnsRecord, int]:
+    name, pos = _name(msg, pos)
+    if pos + _RRFIXED.size > len(msg):
+        raise _Malformed("resource record header truncated")
+    rtype, rclass, ttl, rdlength = _RRFIXED.unpack_from(msg, pos)
+    start = pos + _RRFIXED.size
+    end = start + rdlength
+    if end > len(msg):
+        raise _Malformed(f"RDATA of {rdlength} bytes overruns the message")
+    try:
+        data, txt = _rdata(msg, rtype, start, end)
+    except _Malformed:
+        data, txt = None, ()  # undecodable RDATA: keep the record, raw bytes only
+    return DnsRecord(name, rtype, rclass, ttl, data, txt, msg[start:end]), end
+
+
+def _rdata(msg: bytes, rtype: int, start: int, end: int) -> tuple[str | None, tuple[str, ...]]:
+    size = end - start
+    if rtype == A and size == 4:
+        return str(ipaddress.IPv4Address(msg[start:end])), ()
+    if rtype == AAAA and size == 16:
+        return str(ipaddress.IPv6Address(msg[start:end])), ()
+    if rtype in _NAME_TYPES or rtype == SOA:
+        return _name_within(msg, start, end), ()
+    if rtype == MX and size >= 3:
+        return f"{_U16.unpack_from(msg, start)[0]} {_name_within(msg, start + 2, end)}", ()
+    if rtype == SRV and size >= 7:
+        prio, weight, port = struct.unpack_from("!HHH", msg, start)
+        return f"{prio} {weight} {port} {_name_within(msg, start + 6, end)}", ()
+    if rtype == TXT:
+        strings = _character_strings(msg, start, end)
+        return "".join(strings), strings
+    return None, ()
+
+
+def _name_within(msg: bytes, start: int, end: int) -> str:
+    """A name inside RDATA: its in-line part must not run past the RDATA."""
+    name, after = _name(msg, start)
+    if after > end:
+        raise _Malformed("name overruns RDATA")
+    return name
+
+
+def _character_strings(msg: bytes, start: int, end: int) -> tuple[str, ...]:
+    strings: list[str] = []
+    pos = start
+    while pos < end:
+        length = msg[pos]
+        if pos + 1 + length > end:
+            raise _Malformed("TXT string overruns RDATA")
+        strings.append(msg[pos + 1 : pos + 1 + length].decode("utf-8", "backslashreplace"))
+        pos += 1 + length
+    return tuple(strings)
+
+
+# --- names ---------------------------------------------------------------------------------------
+
+
+def _name(msg: bytes, pos: int) -> tuple[str, int]:
+    """Decode the name at ``pos``; returns (text, offset after its in-line part)."""
+    labels: list[str] = []
+    octets, jumps = 1, 0
+    after: int | None = None  # where the in-line part ended (set at the first pointer)
+    floor = pos  # a pointer must point strictly before the sequence it appears in
+    while True:
+        if pos >= len(msg):
+            raise _Malformed("name runs past the end of the message")
+        length = msg[pos]
+        if length == 0:
+            return (".".join(labels) or "."), (pos + 1 if after is None else after)
+        kind = length & 0xC0
+        if kind == 0xC0:
+            if pos + 1 >= len(msg):
+                raise _Malformed("compression pointer truncated")
+            target = ((length & 0x3F) << 8) | msg[pos + 1]
+            jumps += 1
+            if target >= floor or jumps > MAX_POINTERS:
+                raise _Malformed(f"compression pointer to {target} loops or points forward")
+            if after is None:
+                after = pos + 2
+            pos = floor = target
+            continue
+        if kind:
+            raise _Malformed(f"label type {kind:#04x} is not supported")
+        octets += 1 + length
+        if octets > MAX_NAME:
+            raise _Malformed("name longer than 255 octets")
+        if pos + 1 + length > len(msg):
+            raise _Malformed("label runs past the end of the message")
+        labels.append(_label_text(msg[pos + 1 : pos + 1 + length]))
+        pos += 1 + length
+
+
+def _label_text(raw: bytes) -> str:
+    if (raw.isascii() and raw.isalnum()) or all(_plain(b) for b in raw):
+        return raw.decode("ascii")
+    return "".join(chr(b) if _plain(b) else ("\\." if b == 0x2E else f"\\{b:03d}") for b in raw)
+
+
+def _plain(b: int) -> bool:
+    """Printable ASCII other than '.' and '\\' (which need escaping)."""
+    return 0x21 <= b <= 0x7E and b not in (0x2E, 0x5C)
