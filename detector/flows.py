@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from detector.capture.model import ACK, FIN, RST, SYN, TCP, UDP, Packet
 from detector.dialects import DIALECTS, claim
-from detector.dialects.jsonrpc import parse_body, parse_message
+from detector.jsonrpc import parse_body, parse_message
 from detector.reassembly import Framer, HttpHead, Reassembler
 from detector.session import Session
 
@@ -30,6 +30,7 @@ UNCONFIRMED_MESSAGE_LIMIT = 64  #: messages without a mining method before a flo
 IDLE_TIMEOUT = 1800.0  #: seconds of silence that end a flow (capture time)
 SWEEP_EVERY = 1 << 16  #: packets between idle sweeps
 MAX_WARNINGS = 200
+MAX_DNS_NAMES = 1_000_000  #: answered addresses remembered for naming pools
 
 
 def could_be_mining(payload: bytes) -> bool:
@@ -257,9 +258,11 @@ class FlowTable:
         msg = dns_parser.parse_dns(p.payload)
         if msg is None or not msg.qr:
             return
+        asked = msg.questions[0].name if msg.questions else None
         for answer in msg.answers:
-            if answer.type in (1, 28) and isinstance(answer.data, str) and len(self.dns_names) < 1_000_000:
-                self.dns_names[answer.data] = DnsName(answer.name.rstrip(".").lower(), p.ts)
+            if answer.rtype in (1, 28) and answer.data and len(self.dns_names) < MAX_DNS_NAMES:
+                # the name the client asked for, not the end of a CNAME chain: that is the pool's name
+                self.dns_names[answer.data] = DnsName((asked or answer.name).rstrip(".").lower()[:253], p.ts)
 
     # -- lifecycle ----------------------------------------------------------------------------
     def _ignore(self, flow: Flow) -> None:

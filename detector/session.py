@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from collections.abc import Callable
 from typing import Any
 
-from detector.dialects.jsonrpc import Message, excerpt
+from detector.jsonrpc import Message, excerpt
 
 MAX_PENDING = 1024  #: outstanding requests remembered per session (ids are reused by miners)
 MAX_EVIDENCE = 24  #: evidence lines kept per session

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from detector.dialects import claim
-from detector.dialects.jsonrpc import parse_body, parse_message
+from detector.jsonrpc import parse_body, parse_message
 from detector.session import Session
 
 

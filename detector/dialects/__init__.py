@@ -19,7 +19,7 @@ from __future__ import annotations
 from types import ModuleType
 
 from detector.dialects import ethproxy, gbt, monero, stratum
-from detector.dialects.jsonrpc import Message
+from detector.jsonrpc import Message
 
 REGISTRY: dict[str, ModuleType] = {
     stratum.NAME: stratum,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from detector.dialects.jsonrpc import Message
+from detector.jsonrpc import Message
 from detector.dialects.vocab import vocabulary
 from detector.session import Session, outcome
 

@@ -8,7 +8,7 @@ the pool's ``X-Stratum`` redirect to its stratum port (BIP 23, cgminer).
 
 from __future__ import annotations
 
-from detector.dialects.jsonrpc import Message
+from detector.jsonrpc import Message
 from detector.dialects.vocab import vocabulary
 from detector.session import Session, outcome
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from detector.dialects.jsonrpc import Message
+from detector.jsonrpc import Message
 from detector.dialects.vocab import vocabulary
 from detector.estimate import monero_target_to_difficulty
 from detector.session import Session, outcome

@@ -1,0 +1,103 @@
+"""The command line: exit codes, one-line errors, hostile and damaged inputs, outputs written."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import CORPUS, REPO
+
+MINING = CORPUS / "ndpi" / "mining.pcapng"
+ETH = CORPUS / "ndpi" / "old" / "ethereum.pcap"
+
+
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "detector", *args], capture_output=True, text=True,
+                          cwd=cwd or REPO, timeout=300)
+
+
+def test_scan_writes_all_outputs(tmp_path):
+    r = run("scan", str(MINING), "--out", str(tmp_path / "out"))
+    assert r.returncode == 0, r.stderr
+    out = tmp_path / "out"
+    findings = json.loads((out / "findings.json").read_text())
+    assert findings["schema"] == "minesweep/findings/1"
+    assert findings["summary"]["mining_ips"] == 3
+    assert "# minesweep report" in (out / "report.md").read_text()
+    header = (out / "hosts.csv").read_text().splitlines()[0]
+    assert header.startswith("ip,sessions,pools,coins,algorithm,hashrate,hashrate_low,hashrate_high")
+    assert "3 mining IPs" in r.stdout
+
+
+def test_console_script_is_installed_or_module_runs():
+    r = run("--version")
+    assert r.returncode == 0 and r.stdout.startswith("minesweep ")
+
+
+@pytest.mark.parametrize("content, expect", [
+    (b"", "empty file"),
+    (b"hello, this is a text file\n", "not a pcap or pcapng capture"),
+    (gzip.compress(b"plain text inside gzip"), "gzip-compressed, but not a pcap"),
+])
+def test_not_a_capture_is_one_line_exit_2(tmp_path, content, expect):
+    bad = tmp_path / "bad.pcap"
+    bad.write_bytes(content)
+    r = run("scan", str(bad), "--out", str(tmp_path / "out"))
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(bad) in lines[0] and expect in lines[0]
+    assert "Traceback" not in r.stderr
+
+
+def test_missing_file_and_empty_directory(tmp_path):
+    r = run("scan", str(tmp_path / "nope.pcap"), "--out", str(tmp_path / "o"))
+    assert r.returncode == 2 and "no such file" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    (tmp_path / "empty").mkdir()
+    r = run("scan", str(tmp_path / "empty"), "--out", str(tmp_path / "o"))
+    assert r.returncode == 2 and "contains no pcap or pcapng capture" in r.stderr
+
+
+def test_truncated_capture_keeps_what_was_read_and_warns(tmp_path):
+    data = ETH.read_bytes()
+    cut = tmp_path / "cut.pcap"
+    cut.write_bytes(data[: len(data) * 2 // 3])
+    r = run("scan", str(cut), "--out", str(tmp_path / "out"))
+    assert r.returncode == 0, r.stderr
+    findings = json.loads((tmp_path / "out" / "findings.json").read_text())
+    (inp,) = findings["inputs"]
+    assert any(w.startswith("offset ") and "truncated" in w for w in inp["warnings"])
+    assert {s["server"] for s in findings["sessions"]} == {"94.23.36.128", "91.121.222.33"} & {
+        s["server"] for s in findings["sessions"]} and findings["sessions"]
+
+
+def test_garbage_after_valid_records_warns_with_offset(tmp_path):
+    data = ETH.read_bytes()
+    bad = tmp_path / "garbage.pcap"
+    bad.write_bytes(data + struct.pack("<IIII", 1, 2, 0x7FFFFFFF, 0x7FFFFFFF) + b"\x00" * 64)
+    r = run("scan", str(bad), "--out", str(tmp_path / "out"))
+    assert r.returncode == 0, r.stderr
+    (inp,) = json.loads((tmp_path / "out" / "findings.json").read_text())["inputs"]
+    assert any(w.startswith(f"offset {len(data)}") for w in inp["warnings"]), inp["warnings"]
+
+
+def test_directory_and_gzip_inputs(tmp_path):
+    d = tmp_path / "caps"
+    d.mkdir()
+    (d / "a.pcap.gz").write_bytes(gzip.compress(ETH.read_bytes()))
+    (d / "notes.txt").write_text("not a capture, skipped when walking a directory")
+    r = run("scan", str(d), "--out", str(tmp_path / "out"))
+    assert r.returncode == 0, r.stderr
+    findings = json.loads((tmp_path / "out" / "findings.json").read_text())
+    assert [i["format"] for i in findings["inputs"]] == ["pcap+gzip"]
+    assert len(findings["sessions"]) == 2
+
+
+def test_bad_option_values_are_usage_errors(tmp_path):
+    r = run("scan", str(MINING), "--out", str(tmp_path), "--subnet-v4", "40")
+    assert r.returncode == 2 and "must be 0..32" in r.stderr
