@@ -14,13 +14,13 @@ no mining method in its first messages, is ignored from then on.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from detector.capture.model import ACK, FIN, RST, SYN, TCP, UDP, Packet
 from detector.dialects import DIALECTS, claim
 from detector.jsonrpc import parse_body, parse_message
-from detector.reassembly import Framer, HttpHead, Reassembler
+from detector.reassembly import MASK, Framer, HttpHead, Reassembler, seq_after
 from detector.session import Session
 
 #: byte strings of which at least one is in any segment that starts or carries a JSON-RPC message
@@ -41,19 +41,20 @@ def could_be_mining(payload: bytes) -> bool:
 class Direction:
     """One direction of a flow: counters and, once inspected, reassembly and framing."""
 
-    __slots__ = ("packets", "bytes", "payload_bytes", "reasm", "framer")
+    __slots__ = ("packets", "bytes", "payload_bytes", "next_seq", "reasm", "framer")
 
     def __init__(self) -> None:
         self.packets = 0
         self.bytes = 0
         self.payload_bytes = 0
+        self.next_seq: int | None = None  #: while not inspected: the stream position reached
         self.reasm: Reassembler | None = None
         self.framer: Framer | None = None
 
 
 class Flow:
     __slots__ = ("a", "ap", "b", "bp", "proto", "first_ts", "last_ts", "client_is_a", "role_source",
-                 "dirs", "state", "unhinted", "messages", "session", "fin", "rst", "pending_syn")
+                 "dirs", "state", "unhinted", "messages", "session", "fin", "rst")
 
     def __init__(self, p: Packet) -> None:
         self.a, self.ap, self.b, self.bp, self.proto = p.src, p.sport, p.dst, p.dport, p.proto
@@ -67,7 +68,28 @@ class Flow:
         self.session: Session | None = None
         self.fin = [False, False]
         self.rst = False
-        self.pending_syn: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Prelude:
+    """A flow's state just before it is first inspected (see ``FlowTable.adopt``)."""
+
+    a: str  #: sender of the flow's first packet
+    ap: int
+    b: str
+    bp: int
+    proto: int
+    first_ts: float
+    last_ts: float
+    packets: tuple[int, int]  #: per direction: a→b, b→a
+    bytes: tuple[int, int]
+    payload_bytes: tuple[int, int]
+    next_seq: tuple[int | None, int | None]
+    client_is_a: bool | None
+    role_source: str  #: "guess" or "handshake"
+    fin: tuple[bool, bool]
+    rst: bool
+    unhinted: int
 
 
 @dataclass(slots=True)
@@ -84,6 +106,9 @@ class FlowTable:
     warnings: list[str] = field(default_factory=list)
     dns_names: dict[str, DnsName] = field(default_factory=dict)  #: answered IP -> name
     flows_seen: int = 0
+    #: called with (a, ap, b, bp, proto) when a flow stops being inspected (the fast path's kernel
+    #: then stops selecting its packets)
+    on_ignore: Callable[[str, int, str, int, int], None] | None = None
     _new_ips: set[str] = field(default_factory=set)
     _flows: dict[tuple, Flow] = field(default_factory=dict)
     _since_sweep: int = 0
@@ -126,37 +151,70 @@ class FlowTable:
 
     def _tcp(self, flow: Flow, p: Packet, fwd: bool, d: Direction) -> None:
         flags = p.flags
-        if flags & SYN:
-            if flow.client_is_a is None or flow.role_source == "guess":
-                flow.client_is_a = fwd if not flags & ACK else not fwd
-                flow.role_source = "handshake"
-            if d.reasm is not None:
-                d.reasm.syn(p.seq)
-            elif flow.state != "ignored":
-                d.reasm = Reassembler()
-                d.reasm.syn(p.seq)
+        if flags & SYN and flow.role_source == "guess":
+            flow.client_is_a = fwd if not flags & ACK else not fwd
+            flow.role_source = "handshake"
         if flags & FIN:
             flow.fin[0 if fwd else 1] = True
         if flags & RST:
             flow.rst = True
+        state = flow.state
+        if state == "inspect":
+            reasm = d.reasm
+            assert reasm is not None
+            if flags & SYN:
+                reasm.syn(p.seq)
+            if p.payload:
+                for chunk in reasm.push(p.seq, p.payload):
+                    self._stream(flow, fwd, d, chunk, p.ts)
+            return
+        if state == "ignored":
+            return
+        # state "new": track where each direction's stream stands without keeping its bytes
+        if flags & SYN and d.next_seq is None:
+            d.next_seq = (p.seq + 1) & MASK
         payload = p.payload
-        if payload and flow.state != "ignored":
-            if flow.state == "new":
-                if could_be_mining(payload):
-                    flow.state = "inspect"
-                else:
-                    flow.unhinted += 1
-                    if flow.unhinted >= UNHINTED_LIMIT:
-                        self._ignore(flow)
-                    if d.reasm is not None:  # keep the sequence space in step
-                        d.reasm.push(p.seq, payload)
-                    return
-            if d.reasm is None:
-                d.reasm = Reassembler()
-            if d.framer is None:
-                d.framer = Framer()
-            for chunk in d.reasm.push(p.seq, payload):
-                self._stream(flow, fwd, d, chunk, p.ts)
+        if not payload:
+            return
+        if not could_be_mining(payload):
+            end = (p.seq + len(payload)) & MASK
+            if d.next_seq is None or seq_after(end, d.next_seq):
+                d.next_seq = end
+            flow.unhinted += 1
+            if flow.unhinted >= UNHINTED_LIMIT:
+                self._ignore(flow)
+            return
+        flow.state = "inspect"
+        for direction in flow.dirs:
+            direction.reasm = Reassembler()
+            direction.reasm.next_seq = direction.next_seq
+            direction.framer = Framer()
+        for chunk in d.reasm.push(p.seq, payload):  # type: ignore[union-attr]
+            self._stream(flow, fwd, d, chunk, p.ts)
+
+    def adopt(self, pre: Prelude) -> None:
+        """Take over a flow whose earlier packets were counted elsewhere (the fast path's kernel).
+
+        The prelude holds the flow's state just before its first packet that can carry a mining
+        protocol; that packet and every later one are then given to ``add`` as usual, so the
+        result is the same as if this table had seen every packet.
+        """
+        key = (pre.a, pre.ap, pre.b, pre.bp, pre.proto)
+        for k in (key, (pre.b, pre.bp, pre.a, pre.ap, pre.proto)):
+            old = self._flows.get(k)
+            if old is not None:
+                self._end(k, old)
+        flow = Flow.__new__(Flow)
+        flow.a, flow.ap, flow.b, flow.bp, flow.proto = pre.a, pre.ap, pre.b, pre.bp, pre.proto
+        flow.first_ts, flow.last_ts = pre.first_ts, pre.last_ts
+        flow.client_is_a, flow.role_source = pre.client_is_a, pre.role_source
+        flow.dirs = (Direction(), Direction())
+        for i, direction in enumerate(flow.dirs):
+            direction.packets, direction.bytes = pre.packets[i], pre.bytes[i]
+            direction.payload_bytes, direction.next_seq = pre.payload_bytes[i], pre.next_seq[i]
+        flow.state, flow.unhinted, flow.messages, flow.session = "new", pre.unhinted, 0, None
+        flow.fin, flow.rst = list(pre.fin), pre.rst
+        self._flows[key] = flow
 
     # -- stream -> frames -> messages ---------------------------------------------------------
     def _stream(self, flow: Flow, fwd: bool, d: Direction, chunk: bytes | None, ts: float) -> None:
@@ -267,6 +325,8 @@ class FlowTable:
     # -- lifecycle ----------------------------------------------------------------------------
     def _ignore(self, flow: Flow) -> None:
         flow.state = "ignored"
+        if self.on_ignore is not None:
+            self.on_ignore(flow.a, flow.ap, flow.b, flow.bp, flow.proto)
         for d in flow.dirs:
             d.reasm = None
             d.framer = None

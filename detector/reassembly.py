@@ -28,6 +28,11 @@ def _rel(seq: int, base: int) -> int:
     return d - (1 << 32) if d & 0x80000000 else d
 
 
+def seq_after(a: int, b: int) -> bool:
+    """True when sequence number ``a`` comes after ``b`` (modulo 2^32, RFC 1982 style)."""
+    return _rel(a, b) > 0
+
+
 class Reassembler:
     """In-order delivery of one TCP direction."""
 
