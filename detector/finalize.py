@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from detector import estimate
+from detector import chains, estimate
 from detector.resources import rules_dir
 from detector.rules import load_rules
 from detector.session import Session
@@ -23,9 +23,10 @@ CONFIDENCE_LEVEL = 0.90
 
 
 @cache
-def _dialect_tables() -> tuple[dict[str, str], dict[str, str]]:
+def _dialect_tables() -> tuple[dict[str, tuple[str, str | None]], dict[str, str]]:
     data = tomllib.loads((rules_dir() / "dialects.toml").read_text("utf-8"))
-    return dict(data["protocol_algorithms"]), dict(data["dialect_default_algorithm"])
+    by_protocol = {name: (entry["algorithm"], entry.get("coin")) for name, entry in data["protocol_algorithms"].items()}
+    return by_protocol, dict(data["dialect_default_algorithm"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,13 +41,27 @@ def identify(s: Session, wallet_coin: str | None, pool_coins: tuple[str, ...]) -
     by_protocol, by_dialect = _dialect_tables()
     hint = (s.algo_hint or "").lower()
     if hint in by_protocol:
-        algorithm = by_protocol[hint]
-        coin = wallet_coin or _coin_for(algorithm, pool_coins, rules.coins)
+        algorithm, variant_coin = by_protocol[hint]
+        if wallet_coin and rules.coins.get(wallet_coin) == algorithm:
+            coin = wallet_coin
+        else:  # e.g. NiceHash pays in BTC for ethash work: the wallet's coin is not what is mined
+            coin = variant_coin or _coin_for(algorithm, pool_coins, rules.coins)
         return Identity(coin, algorithm, f"protocol ({s.algo_hint})")
     if wallet_coin and wallet_coin in rules.coins:
         return Identity(wallet_coin, rules.coins[wallet_coin], "wallet address format")
     if len(pool_coins) == 1 and pool_coins[0] in rules.coins:
         return Identity(pool_coins[0], rules.coins[pool_coins[0]], "pool's coin")
+    if s.chain_hint is not None and s.dialect == "stratum":
+        height, when = s.chain_hint
+        found = chains.match(height, when)
+        algorithms = {c.algorithm for c in found}
+        if len(algorithms) == 1:
+            coins = {c.coin for c in found}
+            both = coins & set(pool_coins)
+            coin = coins.pop() if len(coins) == 1 else both.pop() if len(both) == 1 else None
+            names = "/".join(c.coin for c in found)
+            return Identity(coin, algorithms.pop(),
+                            f"coinbase height {height:,} at the job's block time matches {names}")
     algorithm = by_dialect.get(s.dialect or "stratum", "sha256d")
     return Identity(_coin_for(algorithm, pool_coins, rules.coins), algorithm,
                     f"assumed: default for the {s.dialect} dialect")
@@ -65,7 +80,8 @@ def session_record(s: Session, pool_names: dict[str, str]) -> dict[str, Any]:
     rules = load_rules()
     parts = split_login(s.login) if s.login else None
     wallet = classify_wallet(parts.wallet) if parts and parts.wallet else None
-    worker = s.worker or (parts.worker if parts else None) or (s.login if s.login and not wallet else None)
+    # the pool-side worker (login suffix) first: Claymore's own "worker" member is a constant default
+    worker = (parts.worker if parts else None) or s.worker or (s.login if s.login and not wallet else None)
     pool, pool_source = s.pool, s.pool_source
     if pool is None and s.server in pool_names:
         pool, pool_source = pool_names[s.server], "dns"

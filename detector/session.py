@@ -57,6 +57,7 @@ class Session:
     login: str | None = None  #: the raw login/user string as sent
     agent: str | None = None
     algo_hint: str | None = None  #: algorithm named by the protocol itself (e.g. Monero "rx/0")
+    chain_hint: tuple[int, float] | None = None  #: (coinbase height, block time) of a stratum job
     submits: int = 0
     accepted: int = 0
     rejected: int = 0

@@ -41,7 +41,7 @@ def test_dialect_families_match(name, scanned):
 def test_mining_pcapng_identities(scanned):
     sessions = {(s["server"], s["server_port"]): s for s in scanned["ndpi_mining.pcapng"]["sessions"]}
     eth = sessions[("185.71.66.39", 9999)]
-    assert eth["wallet"] == "0x9c99d212f7e5daa18ab50810e0fd255d1f04303b" and eth["worker"] == "eth1.0"
+    assert eth["wallet"] == "0x9c99d212f7e5daa18ab50810e0fd255d1f04303b" and eth["worker"] == "tester.worker1"
     assert eth["algorithm"] == "ethash" and eth["reported_hashrate"]["samples"] == 14
     xmr = sessions[("178.32.196.217", 9050)]
     assert xmr["agent"] == "xmr-stak-cpu/1.3.0-1.5.0" and xmr["coin"] == "XMR"

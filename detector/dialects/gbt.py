@@ -8,11 +8,41 @@ the pool's ``X-Stratum`` redirect to its stratum port (BIP 23, cgminer).
 
 from __future__ import annotations
 
+from typing import Any
+
 from detector.jsonrpc import Message
 from detector.dialects.vocab import vocabulary
-from detector.session import Session, outcome
+from detector.session import Session
 
 NAME = "gbt"
+
+
+def work_target(result: dict[str, Any]) -> int | None:
+    """The share target of a getwork or getblocktemplate result.
+
+    getwork's ``target`` is 32 bytes little-endian hex (the original getwork RPC; difficulty 1 is
+    ``ff…ff00000000``); getblocktemplate's is big-endian hex (BIP 22 "target").
+    """
+    text = result.get("target")
+    if not isinstance(text, str) or len(text) != 64:
+        return None
+    try:
+        raw = bytes.fromhex(text)
+    except ValueError:
+        return None
+    little_endian = "data" in result and ("midstate" in result or "hash1" in result)
+    value = int.from_bytes(raw, "little" if little_endian else "big")
+    return value or None
+
+
+def submit_outcome(msg: Message) -> bool | None:
+    """BIP 22: submitblock answers null when accepted, a reason string when not; getwork with
+    data answers true or false."""
+    if msg.error not in (None, False, "", [], {}):
+        return False
+    if msg.result is None or msg.result is True:
+        return True
+    return False
 
 
 def role_of(msg: Message) -> str | None:
@@ -27,7 +57,11 @@ def on_message(s: Session, msg: Message, from_client: bool, ts: float) -> None:
     if msg.is_response:
         pending = s.take_reply(msg)
         if pending is not None and pending.method in ("submitblock", "getwork-submit"):
-            s.verdict(outcome(msg, lambda result: result is True))
+            s.verdict(submit_outcome(msg))
+        elif isinstance(msg.result, dict):
+            target = work_target(msg.result)
+            if target:
+                s.set_share_difficulty("target", float(target), ts)
         return
     s.saw(msg, from_client, ts)
     if confirms(msg):

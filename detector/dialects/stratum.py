@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from detector.jsonrpc import Message
+from detector.chains import coinbase_height
 from detector.dialects.vocab import vocabulary
 from detector.session import Session, outcome
 
@@ -83,6 +84,11 @@ def on_message(s: Session, msg: Message, from_client: bool, ts: float) -> None:
         if t:
             s.set_share_difficulty("target", float(t), ts)
             s.algo_hint = s.algo_hint or "equihash"
+    elif method == "mining.notify" and s.chain_hint is None and len(p) >= 8:
+        height = coinbase_height(p[2]) if isinstance(p[2], str) else None
+        ntime = _hex_int(p[7]) if isinstance(p[7], str) and len(p[7]) == 8 else None
+        if height is not None and ntime:
+            s.chain_hint = (height, float(ntime))
     elif method == "client.reconnect" and p:
         s.redirects.append(":".join(str(x)[:255] for x in p[:2]))
     elif from_client:

@@ -1,0 +1,55 @@
+"""The bundled samples against their generator's truth (pcaps/truth.json): every simulated miner
+is found with its identity, share counts match exactly, and the generator's true hashrate lies
+inside the stated 90 % interval."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import PCAPS
+from detector.scan import scan
+
+TRUTH = json.loads((PCAPS / "truth.json").read_text())
+CASES = [(name, s) for name, f in TRUTH["files"].items() for s in f["sessions"]]
+
+
+@pytest.fixture(scope="module")
+def found():
+    out = {}
+    for name in TRUTH["files"]:
+        for s in scan([PCAPS / name])["sessions"]:
+            out[(name, s["client"], s["server"], s["server_port"])] = s
+    return out
+
+
+def ident(case):
+    name, s = case
+    return f"{name}:{s['client']}->{s['server']}:{s['server_port']}"
+
+
+@pytest.mark.parametrize("case", CASES, ids=ident)
+def test_session_found_with_identity(case, found):
+    name, truth = case
+    s = found.get((name, truth["client"], truth["server"], truth["server_port"]))
+    assert s is not None and s["confidence"] == "confirmed"
+    assert s["dialect"] == truth["dialect"]
+    assert (s["submits"], s["accepted"], s["rejected"]) == (truth["shares_submitted"], truth["accepted"], truth["rejected"])
+    for key in ("worker", "wallet", "pool"):
+        if truth.get(key):
+            assert s[key] == truth[key], key
+
+
+@pytest.mark.parametrize("case", CASES, ids=ident)
+def test_true_hashrate_inside_interval(case, found):
+    name, truth = case
+    s = found[(name, truth["client"], truth["server"], truth["server_port"])]
+    h = s["hashrate"]
+    if h["value"] is None:
+        assert h["basis"].startswith("not observable"), h
+        assert truth.get("starts_mid_session") or truth.get("difficulty_observable") is False, \
+            "only a capture that misses the difficulty may leave the hashrate unobservable"
+        return
+    assert h["unit"] == truth["unit"]
+    assert h["low"] <= truth["true_hashrate"] <= h["high"], (h, truth["true_hashrate"])
