@@ -167,13 +167,13 @@ def _rates_by_algorithm(hosts: Iterable[dict[str, Any]]) -> dict[str, dict[str, 
 def build_summary(inputs: Sequence[dict[str, Any]], sessions: Sequence[dict[str, Any]],
                   hosts: Sequence[dict[str, Any]], subnets: Sequence[dict[str, Any]],
                   ips_screened: int, flows: int) -> dict[str, Any]:
-    starts = [i["first_ts"] for i in inputs if i["first_ts"] is not None]
-    ends = [i["last_ts"] for i in inputs if i["last_ts"] is not None]
-    first, last = (min(starts), max(ends)) if starts else (None, None)
-    window = (last - first) if first is not None and last is not None else None
+    spans = [(i["first_ts"], i["last_ts"]) for i in inputs if i["first_ts"] is not None and i["last_ts"] is not None]
+    first, last = (min(a for a, _ in spans), max(b for _, b in spans)) if spans else (None, None)
+    # captured time: inputs taken at different times do not count the gaps between them
+    window = union_seconds(spans) if spans else None
     egress = sum(h["egress_bytes"] for h in hosts)
     return {
-        "capture_window": {"first_ts": first, "last_ts": last, "seconds": window},
+        "capture_window": {"first_ts": first, "last_ts": last, "seconds": window},  # seconds: union of the inputs' spans
         "packets": sum(i["packets"] for i in inputs),
         "bytes": sum(i["bytes"] for i in inputs),
         "flows": flows,

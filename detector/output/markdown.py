@@ -15,14 +15,14 @@ def render(findings: dict[str, Any]) -> str:
     w = s["capture_window"]
     lines = ["# minesweep report", ""]
     lines += [f"Capture window {ts(w['first_ts'])} – {ts(w['last_ts'])}"
-              f" ({(w['seconds'] or 0) / 3600:.2f} h), {s['packets']:,} packets, {s['flows']:,} flows,"
+              f" ({(w['seconds'] or 0) / 3600:.2f} h captured), {s['packets']:,} packets, {s['flows']:,} flows,"
               f" {s['ips_screened']:,} IP addresses screened.", ""]
     lines += ["## Headline", ""]
     mbps = s["egress_mbps_to_pools"]
     lines.append(f"- **{s['mining_ips']} IP addresses** took part in mining, in {s['mining_subnets']} subnets,"
                  f" over {s['sessions']} sessions to {len(s['pools'])} pools.")
     lines.append(f"- Egress traffic to mining pools: {nbytes(s['egress_bytes_to_pools'])}"
-                 + (f", {mbps:.4g} Mbps averaged over the capture window." if mbps is not None else "."))
+                 + (f", {mbps:.4g} Mbps averaged over the captured time." if mbps is not None else "."))
     for alg, r in s["hashrate_by_algorithm"].items():
         lines.append(f"- Hashrate, {md(alg)}: {rate(r)} on {r['hosts']} hosts (90 % interval).")
     e = s["energy_kwh_per_day"]
