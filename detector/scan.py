@@ -101,12 +101,20 @@ def _attach_flow_warnings(table: FlowTable, info: CaptureInfo) -> None:
 
 def build_findings(infos: Sequence[CaptureInfo], sessions_state: Sequence[Any], table: FlowTable,
                    ips_screened: int, options: ScanOptions) -> dict[str, Any]:
+    """Findings of a packet scan: decoded sessions finalised, then ``assemble``."""
+    pool_names = {ip: d.name for ip, d in table.dns_names.items()}
+    sessions = [session_record(s, pool_names) for s in sessions_state]
+    return assemble([_input_record(i) for i in infos], sessions, ips_screened, table.flows_seen, options)
+
+
+def assemble(inputs: list[dict[str, Any]], sessions: list[dict[str, Any]], ips_screened: int, flows: int,
+             options: ScanOptions) -> dict[str, Any]:
+    """The findings document from input records and session records — shared by ``scan`` and the
+    sensor sidecar (``minesweep zeek`` / ``suricata``), so every source gets the same hosts,
+    subnets, summary and reports."""
     rules = load_rules()
     pue = options.pue if options.pue is not None else rules.default_pue
-    pool_names = {ip: d.name for ip, d in table.dns_names.items()}
-    sessions = sorted((session_record(s, pool_names) for s in sessions_state),
-                      key=lambda s: (s["client"], s["server"], s["server_port"], s["first_seen"], s["client_port"]))
-    inputs = [_input_record(i) for i in infos]
+    sessions = sorted(sessions, key=lambda s: (s["client"], s["server"], s["server_port"], s["first_seen"], s["client_port"]))
     hosts = build_hosts(sessions, pue)
     subnets = build_subnets(hosts, options.subnet_v4, options.subnet_v6)
     return {
@@ -120,7 +128,7 @@ def build_findings(infos: Sequence[CaptureInfo], sessions_state: Sequence[Any], 
         "sessions": sessions,
         "hosts": hosts,
         "subnets": subnets,
-        "summary": build_summary(inputs, sessions, hosts, subnets, ips_screened, table.flows_seen),
+        "summary": build_summary(inputs, sessions, hosts, subnets, ips_screened, flows),
     }
 
 
