@@ -24,9 +24,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, type=Path, metavar="DIR", help="output directory (created)")
     p.add_argument("--subnet-v4", type=_prefix(32), default=24, metavar="N", help="IPv4 subnet prefix (default 24)")
     p.add_argument("--subnet-v6", type=_prefix(128), default=64, metavar="N", help="IPv6 subnet prefix (default 64)")
-    p.add_argument("--pue", type=float, default=None, help="power usage effectiveness (default: rules/hardware.toml)")
+    p.add_argument("--pue", type=_pue, default=None, help="power usage effectiveness, >= 1 (default: rules/hardware.toml)")
     p.add_argument("--quiet", action="store_true", help="no progress and no summary table")
     p.set_defaults(run=run)
+
+
+def _pue(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("must be a number") from None
+    if not 1.0 <= value <= 10.0:
+        raise argparse.ArgumentTypeError("must be between 1 and 10")
+    return value
 
 
 def _prefix(maximum: int):
