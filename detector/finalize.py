@@ -81,7 +81,7 @@ def session_record(s: Session, pool_names: dict[str, str]) -> dict[str, Any]:
     parts = split_login(s.login) if s.login else None
     wallet = classify_wallet(parts.wallet) if parts and parts.wallet else None
     # the pool-side worker (login suffix) first: Claymore's own "worker" member is a constant default
-    worker = (parts.worker if parts else None) or s.worker or (s.login if s.login and not wallet else None)
+    worker = (parts.worker if parts else None) or s.worker
     pool, pool_source = s.pool, s.pool_source
     if pool is None and s.server in pool_names:
         pool, pool_source = pool_names[s.server], "dns"
@@ -104,6 +104,7 @@ def session_record(s: Session, pool_names: dict[str, str]) -> dict[str, Any]:
         "pool_operator": known.operator if known else None,
         "worker": worker,
         "login": s.login,
+        "account": parts.account if parts else None,
         "wallet": wallet.address if wallet else None,
         "wallet_coin": wallet.coin if wallet else None,
         "agent": s.agent,

@@ -410,6 +410,11 @@ _DIFF_SUFFIX = re.compile(r"(.*?)\+(\d{1,20})\Z", re.S)
 _NOT_COIN_PREFIXES = {"bitcoincash", "bchtest", "ecash", "kaspa", "kaspatest"}
 
 
+#: an e-mail address used as the pool account (the domain ends in a letters-only label), then an
+#: optional ".worker"
+_EMAIL_LOGIN = re.compile(r"([^@\s]{1,64}@(?:[A-Za-z0-9-]{1,63}\.){1,8}[A-Za-z]{2,24})(?:\.(.{1,128}))?\Z")
+
+
 def split_login(login: object) -> LoginParts:
     """Split a pool login into wallet or account, worker and extras. Never raises."""
     if not isinstance(login, str) or len(login) > MAX_LOGIN_LEN:
@@ -437,7 +442,10 @@ def split_login(login: object) -> LoginParts:
     wallet = classify_wallet(first)
     account: str | None = None
     worker: str | None = None
-    if wallet is None:
+    email = _EMAIL_LOGIN.match(first) if wallet is None and "@" in first else None
+    if email:  # MinerGate-style e-mail account, optionally ".worker"
+        account, worker = email.group(1), email.group(2)
+    elif wallet is None:
         head, _, tail = first.partition(".")
         wallet = classify_wallet(head)
         if wallet is None:

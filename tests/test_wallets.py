@@ -298,3 +298,13 @@ def test_split_login_huge_is_fast() -> None:
     started = time.perf_counter()
     assert split_login("a." * 5_000_000) == LoginParts()
     assert time.perf_counter() - started < 0.5
+
+
+@pytest.mark.parametrize("login, account, worker", [
+    ("accounting-pc7@protonmail.com", "accounting-pc7@protonmail.com", None),
+    ("user@example.org.rig1", "user@example.org", "rig1"),
+    ("first.last@mail.co.uk", "first.last@mail.co.uk", None),
+])
+def test_email_logins_are_accounts(login, account, worker):
+    parts = split_login(login)
+    assert (parts.wallet, parts.account, parts.worker) == (None, account, worker)
