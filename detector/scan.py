@@ -8,9 +8,10 @@ in the next file of a rotated capture stays one session.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,9 @@ from detector.capture.model import CaptureInfo
 from detector.errors import UnreadableInputError
 from detector.finalize import session_record
 from detector.flows import FlowTable
+from detector.attribution import Attributor
 from detector.rules import load_rules
+from detector.units import attribute_hosts, build_units
 
 SCHEMA = "minesweep/findings/1"
 MAX_INPUT_WARNINGS = 200
@@ -36,6 +39,9 @@ class ScanOptions:
     subnet_v6: int = 64
     pue: float | None = None  #: None = the default PUE of rules/hardware.toml
     command: Sequence[str] = ()
+    registries: Sequence[Path] = ()  #: CSV registries cidr,unit,category[,…] (later files win)
+    asn_databases: Sequence[Path] = ()  #: MaxMind-format ASN .mmdb files
+    public_categories: Sequence[str] | None = None  #: None = rules/categories.toml's public set
     progress: ProgressFn | None = None
     progress_every: int = 50_000
     clock: Callable[[], _dt.datetime] = field(default=lambda: _dt.datetime.now(_dt.timezone.utc))
@@ -116,7 +122,10 @@ def assemble(inputs: list[dict[str, Any]], sessions: list[dict[str, Any]], ips_s
     pue = options.pue if options.pue is not None else rules.default_pue
     sessions = sorted(sessions, key=lambda s: (s["client"], s["server"], s["server_port"], s["first_seen"], s["client_port"]))
     hosts = build_hosts(sessions, pue)
+    with _attributor(options) as attributor:
+        attribute_hosts(hosts, attributor)
     subnets = build_subnets(hosts, options.subnet_v4, options.subnet_v6)
+    units = build_units(hosts)
     return {
         "schema": SCHEMA,
         "tool": {"name": "minesweep", "version": __version__},
@@ -128,8 +137,23 @@ def assemble(inputs: list[dict[str, Any]], sessions: list[dict[str, Any]], ips_s
         "sessions": sessions,
         "hosts": hosts,
         "subnets": subnets,
-        "summary": build_summary(inputs, sessions, hosts, subnets, ips_screened, flows),
+        "units": units,
+        "summary": {**build_summary(inputs, sessions, hosts, subnets, ips_screened, flows),
+                    "units": sum(1 for u in units if u["unit"] is not None)},
     }
+
+
+@contextlib.contextmanager
+def _attributor(options: ScanOptions) -> Iterator[Attributor | None]:
+    if not options.registries and not options.asn_databases:
+        yield None
+        return
+    attributor = Attributor.from_files(options.registries, asn_databases=options.asn_databases,
+                                       public=options.public_categories)
+    try:
+        yield attributor
+    finally:
+        attributor.close()
 
 
 def _input_record(info: CaptureInfo) -> dict[str, Any]:

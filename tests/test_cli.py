@@ -101,3 +101,30 @@ def test_directory_and_gzip_inputs(tmp_path):
 def test_bad_option_values_are_usage_errors(tmp_path):
     r = run("scan", str(MINING), "--out", str(tmp_path), "--subnet-v4", "40")
     assert r.returncode == 2 and "must be 0..32" in r.stderr
+
+
+def test_registry_attributes_hosts_to_units(tmp_path):
+    registry = tmp_path / "units.csv"
+    registry.write_text("cidr,unit,category,contact\n"
+                        "192.168.2.0/24,Example Institute of Physics,research,noc@example.org\n"
+                        "192.168.2.148/32,Example Physics GPU Lab,research,lab@example.org\n")
+    r = run("scan", str(MINING), "--registry", str(registry), "--out", str(tmp_path / "out"), "--quiet")
+    assert r.returncode == 0, r.stderr
+    findings = json.loads((tmp_path / "out" / "findings.json").read_text())
+    hosts = {h["ip"]: h for h in findings["hosts"]}
+    assert hosts["192.168.2.148"]["unit"] == "Example Physics GPU Lab"  # longest prefix wins
+    assert hosts["192.168.2.92"]["unit"] == "Example Institute of Physics"
+    assert hosts["192.168.2.92"]["public_institution"] is True
+    assert hosts["192.168.2.92"]["attribution"]["extra"] == {"contact": "noc@example.org"}
+    assert hosts["147.229.13.222"]["unit"] is None and hosts["147.229.13.222"]["category"] == "unknown"
+    units = {u["unit"]: u for u in findings["units"]}
+    assert units["Example Physics GPU Lab"]["ips"] == ["192.168.2.148"]
+    assert findings["summary"]["units"] == 2
+
+
+def test_malformed_registry_is_one_line_with_file_and_line(tmp_path):
+    registry = tmp_path / "units.csv"
+    registry.write_text("cidr,unit,category\n10.0.0.0/8,Ok,government\n10.1.0.0/33,Bad,government\n")
+    r = run("scan", str(MINING), "--registry", str(registry), "--out", str(tmp_path / "out"))
+    assert r.returncode == 2
+    assert f"{registry}:3" in r.stderr and len(r.stderr.strip().splitlines()) == 1

@@ -25,6 +25,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--subnet-v4", type=_prefix(32), default=24, metavar="N", help="IPv4 subnet prefix (default 24)")
     p.add_argument("--subnet-v6", type=_prefix(128), default=64, metavar="N", help="IPv6 subnet prefix (default 64)")
     p.add_argument("--pue", type=_pue, default=None, help="power usage effectiveness, >= 1 (default: rules/hardware.toml)")
+    p.add_argument("--registry", action="append", type=Path, default=[], metavar="CSV",
+                   help="who owns which addresses: CSV cidr,unit,category[,extra…] (repeatable; later files win)")
+    p.add_argument("--asn-db", action="append", type=Path, default=[], metavar="MMDB",
+                   help="MaxMind-format ASN database (GeoLite2-ASN, IPinfo Lite, DB-IP; repeatable)")
+    p.add_argument("--public", type=lambda t: [c.strip() for c in t.split(",") if c.strip()], default=None,
+                   metavar="CATEGORIES", help="categories that count as public institutions "
+                   "(default: government,education,research,soe,healthcare)")
     p.add_argument("--quiet", action="store_true", help="no progress and no summary table")
     p.set_defaults(run=run)
 
@@ -57,6 +64,7 @@ def run(args: argparse.Namespace, stdout: TextIO | None = None, stderr: TextIO |
         raise UnreadableInputError(f"{args.out}: cannot create output directory ({exc.strerror})") from None
     progress = Progress(stderr) if not args.quiet and stderr.isatty() else None
     options = ScanOptions(subnet_v4=args.subnet_v4, subnet_v6=args.subnet_v6, pue=args.pue,
+                          registries=args.registry, asn_databases=args.asn_db, public_categories=args.public,
                           command=args.argv, progress=progress)
     findings = scan(args.inputs, options)
     if progress is not None:
