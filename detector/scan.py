@@ -25,6 +25,9 @@ from detector.finalize import session_record
 from detector.flows import FlowTable
 from detector.attribution import Attributor
 from detector.rules import load_rules
+from detector.behaviour import empty_behaviour
+from detector.hostfeatures import judge_hosts, sweep_sentences
+from detector.model import load_model
 from detector.units import attribute_hosts, build_units
 
 SCHEMA = "minesweep/findings/1"
@@ -42,6 +45,7 @@ class ScanOptions:
     registries: Sequence[Path] = ()  #: CSV registries cidr,unit,category[,…] (later files win)
     asn_databases: Sequence[Path] = ()  #: MaxMind-format ASN .mmdb files
     public_categories: Sequence[str] | None = None  #: None = rules/categories.toml's public set
+    model: Path | None = None  #: a model trained by ``minesweep train`` (JSON); None = rules only
     progress: ProgressFn | None = None
     progress_every: int = 50_000
     clock: Callable[[], _dt.datetime] = field(default=lambda: _dt.datetime.now(_dt.timezone.utc))
@@ -114,7 +118,7 @@ def build_findings(infos: Sequence[CaptureInfo], sessions_state: Sequence[Any], 
 
 
 def assemble(inputs: list[dict[str, Any]], sessions: list[dict[str, Any]], ips_screened: int, flows: int,
-             options: ScanOptions) -> dict[str, Any]:
+             options: ScanOptions, behaviour: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """The findings document from input records and session records — shared by ``scan`` and the
     sensor sidecar (``minesweep zeek`` / ``suricata``), so every source gets the same hosts,
     subnets, summary and reports."""
@@ -124,6 +128,9 @@ def assemble(inputs: list[dict[str, Any]], sessions: list[dict[str, Any]], ips_s
     hosts = build_hosts(sessions, pue)
     with _attributor(options) as attributor:
         attribute_hosts(hosts, attributor)
+    for h in hosts:
+        h["behaviour"] = (behaviour or {}).get(h["ip"], empty_behaviour())
+    judge_hosts(hosts, sessions, model=load_model(options.model) if options.model else None)
     subnets = build_subnets(hosts, options.subnet_v4, options.subnet_v6)
     units = build_units(hosts)
     return {
@@ -139,7 +146,8 @@ def assemble(inputs: list[dict[str, Any]], sessions: list[dict[str, Any]], ips_s
         "subnets": subnets,
         "units": units,
         "summary": {**build_summary(inputs, sessions, hosts, subnets, ips_screened, flows),
-                    "units": sum(1 for u in units if u["unit"] is not None)},
+                    "units": sum(1 for u in units if u["unit"] is not None),
+                    "sentences": sweep_sentences(hosts)},
     }
 
 

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from detector.commands import scan
+from detector.commands import scan, train
 
-COMMANDS = (scan,)
+COMMANDS = (scan, train)

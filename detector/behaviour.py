@@ -1,0 +1,138 @@
+"""What each host did around its mining: the behaviour signals of BRIEF §4, from flow summaries
+and a few decoded events (HTTP downloads, DNS lookups and TLS names of pool domains).
+
+``FlowSummary`` is what the flow stage emits for every flow when it ends (the pure path's
+FlowTable and the fast path's kernel emit identical ones). ``Behaviour`` aggregates them per host
+into bounded sets: who connected to the host (a server), whom it swept with SYNs that got no
+answer (scanning), who swept it, what it downloaded, which pool names it looked up.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from detector.capture.model import ACK, SYN, TCP
+
+MAX_PEERS = 4096  #: distinct peers remembered per host and relation (counts saturate there)
+MAX_EVENTS = 64  #: downloads / names kept per host
+SCANNER_MIN_TARGETS = 20  #: distinct unanswered SYN targets that make a host a scanner
+
+
+@dataclass(frozen=True, slots=True)
+class FlowSummary:
+    """A finished flow: counters per direction (index 0: a→b, 1: b→a; a sent the first packet)."""
+
+    a: str
+    ap: int
+    b: str
+    bp: int
+    proto: int
+    first_ts: float
+    last_ts: float
+    packets: tuple[int, int]
+    bytes: tuple[int, int]
+    payload_packets: tuple[int, int]
+    payload_bytes: tuple[int, int]
+    flags: tuple[int, int]  #: OR of the TCP flags each direction sent
+    client_is_a: bool | None  #: from the handshake or methods; None when unknown
+
+
+@dataclass(frozen=True, slots=True)
+class Download:
+    kind: str  #: "script", "elf", "pe", "archive"
+    url: str
+    ts: float
+
+
+@dataclass
+class HostBehaviour:
+    inbound_peers: set[str] = field(default_factory=set)
+    inbound_ports: set[int] = field(default_factory=set)
+    scan_targets: set[str] = field(default_factory=set)
+    scan_ports: set[int] = field(default_factory=set)
+    swept_by: set[str] = field(default_factory=set)
+    downloads: list[Download] = field(default_factory=list)
+    pool_dns: set[str] = field(default_factory=set)
+    pool_sni: set[str] = field(default_factory=set)
+
+
+class Behaviour:
+    """Per-host behaviour, fed flow summaries and events in any order (the result is the same)."""
+
+    def __init__(self) -> None:
+        self.hosts: dict[str, HostBehaviour] = defaultdict(HostBehaviour)
+
+    # -- feeding ------------------------------------------------------------------------------
+    def flow(self, f: FlowSummary) -> None:
+        if f.proto != TCP:
+            return
+        a_syn = bool(f.flags[0] & SYN) and f.client_is_a is not False  # a opened (or tried to)
+        b_synack = bool(f.flags[1] & SYN and f.flags[1] & ACK)
+        if a_syn and b_synack:  # a opened a connection that b accepted: b serves a
+            h = self.hosts[f.b]
+            _add(h.inbound_peers, f.a)
+            _add(h.inbound_ports, f.bp)
+        elif a_syn and not f.flags[1] & SYN and f.payload_packets == (0, 0):
+            h = self.hosts[f.a]  # an unanswered (or refused) connection attempt
+            _add(h.scan_targets, f.b)
+            _add(h.scan_ports, f.bp)
+            _add(self.hosts[f.b].swept_by, f.a)
+
+    def download(self, host: str, d: Download) -> None:
+        h = self.hosts[host]
+        if len(h.downloads) < MAX_EVENTS:
+            h.downloads.append(d)
+
+    def pool_lookup(self, host: str, name: str) -> None:
+        _add(self.hosts[host].pool_dns, name, MAX_EVENTS)
+
+    def pool_sni(self, host: str, name: str) -> None:
+        _add(self.hosts[host].pool_sni, name, MAX_EVENTS)
+
+    # -- reading ------------------------------------------------------------------------------
+    def scanners(self) -> set[str]:
+        return {ip for ip, h in self.hosts.items() if len(h.scan_targets) >= SCANNER_MIN_TARGETS}
+
+    def record(self, ip: str, scanners: set[str] | None = None) -> dict[str, object]:
+        """The ``behaviour`` block of a host in findings.json."""
+        h = self.hosts.get(ip) or HostBehaviour()
+        scanners = self.scanners() if scanners is None else scanners
+        return {
+            "inbound_peers": len(h.inbound_peers),
+            "inbound_ports": sorted(h.inbound_ports)[:20],
+            "outbound_scan_targets": len(h.scan_targets) if len(h.scan_targets) >= SCANNER_MIN_TARGETS else 0,
+            "outbound_scan_ports": sorted(h.scan_ports)[:20] if len(h.scan_targets) >= SCANNER_MIN_TARGETS else [],
+            "scanned_by": sorted(h.swept_by & scanners)[:20],
+            "downloads": [{"kind": d.kind, "url": d.url, "ts": d.ts}
+                          for d in sorted(h.downloads, key=lambda d: (d.ts, d.url))],
+            "pool_dns": sorted(h.pool_dns),
+            "pool_sni": sorted(h.pool_sni),
+        }
+
+
+def empty_behaviour() -> dict[str, object]:
+    """The behaviour block of a host nothing was recorded for."""
+    return Behaviour().record("")
+
+
+def _add(bucket: set, item: object, limit: int = MAX_PEERS) -> None:
+    if len(bucket) < limit:
+        bucket.add(item)
+
+
+_SCRIPT_TYPES = ("text/x-sh", "application/x-sh", "text/x-shellscript", "application/x-shellscript",
+                 "text/x-python", "application/x-perl", "text/x-perl", "application/x-powershell")
+
+
+def classify_download(content_type: str, head: bytes) -> str | None:
+    """"script", "elf", "pe" or "archive" from the body's first bytes and the content type."""
+    if head.startswith(b"\x7fELF"):
+        return "elf"
+    if head.startswith(b"MZ"):
+        return "pe"
+    if head.startswith(b"#!") or content_type.split(";")[0].strip().lower() in _SCRIPT_TYPES:
+        return "script"
+    if head.startswith((b"\x1f\x8b", b"PK\x03\x04", b"BZh", b"\xfd7zXZ\x00")):
+        return "archive"
+    return None
