@@ -29,23 +29,62 @@ def render(findings: dict[str, Any]) -> str:
     lines.append(f"- Energy: {kwh(e)} kWh/day (low / best / high); over the window {kwh(s['energy_kwh_window'])} kWh.")
     if s["coins"]:
         lines.append(f"- Coins: {', '.join(md(c) for c in s['coins'])}.")
+    lines += _sentences(s.get("sentences"), s["mining_ips"])
     lines.append("")
+    lines += _units(findings.get("units", []))
     lines += _hosts(findings["hosts"]) + _subnets(findings["subnets"]) + _pools(findings["sessions"])
     lines += _sessions(findings["sessions"]) + _inputs(findings["inputs"]) + _method(findings)
     return "\n".join(lines) + "\n"
+
+
+def _sentences(x: dict[str, Any] | None, mining: int) -> list[str]:
+    if not x or not mining:
+        return []
+    return [
+        f"- **{x['public_resource_ips']} IPs of {x['public_resource_units']} units** are suspected of using public"
+        " resources for mining (public institutions' hosts mining deliberately).",
+        f"- {x['public_institution_ips']} of {mining} mining IPs ({x['public_institution_share']:.0%}) belong to public"
+        f" institutions; {x['compromised_public_ips']} ({x['compromised_public_share']:.0%} of all mining IPs) belong to"
+        " public institutions and show signs of compromise.",
+        f"- Verdicts: {x['compromised_ips']} compromised hosts, {x['public_resource_ips']} institution misuse,"
+        f" {x['private_ips']} private mining.",
+    ]
+
+
+def _units(units: list[dict[str, Any]]) -> list[str]:
+    if not units or all(u["unit"] is None for u in units):
+        return []
+    out = ["## Units", "", "| unit | category | public | mining IPs | verdicts | hashrate | kWh/day low / best / high |",
+           "|---|---|---|---:|---|---|---|"]
+    for u in units:
+        verdicts = ", ".join(f"{md(k)} {v}" for k, v in u["verdicts"].items())
+        rates = "; ".join(f"{md(a)}: {rate(r)}" for a, r in u["hashrate_by_algorithm"].items())
+        out.append(f"| {md(u['unit'] or '(not attributed)', 60)} | {md(u['category'])} | {'yes' if u['public_institution'] else 'no'}"
+                   f" | {u['mining_ips']} | {verdicts} | {rates} | {kwh(u['energy_kwh_per_day'])} |")
+    return out + [""]
 
 
 def _hosts(hosts: list[dict[str, Any]]) -> list[str]:
     out = ["## Mining hosts", ""]
     if not hosts:
         return out + ["No mining host found.", ""]
-    out += ["| IP | sessions | pools | coins | hashrate (90 % interval) | kWh/day low / best / high | egress |",
-            "|---|---:|---|---|---|---|---:|"]
+    out += ["| IP | unit | verdict | sessions | pools | coins | hashrate (90 % interval) | kWh/day low / best / high | egress |",
+            "|---|---|---|---:|---|---|---|---|---:|"]
     for h in hosts:
         r = h["hashrate"]
-        out.append(f"| {md(h['ip'])} | {h['sessions']} | {md(', '.join(h['pools']), 60)} | {md(', '.join(h['coins']))}"
+        verdict = f"{md(h['verdict'])} ({h['verdict_confidence']:.2f})" if h.get("verdict") else ""
+        out.append(f"| {md(h['ip'])} | {md(h.get('unit') or '', 40)} | {verdict} | {h['sessions']}"
+                   f" | {md(', '.join(h['pools']), 60)} | {md(', '.join(h['coins']))}"
                    f" | {md(r['algorithm'])}: {rate(r)} | {kwh(h['energy_kwh_per_day'])} | {nbytes(h['egress_bytes'])} |")
-    return out + [""]
+    out += [""]
+    judged = [h for h in hosts if h.get("evidence")]
+    if judged:
+        out += ["### Evidence behind each verdict", ""]
+        for h in judged:
+            out.append(f"- **{md(h['ip'])}** — {md(h['verdict'])}:")
+            out += [f"  - {md(e['detail'], 240)}" for e in h["evidence"]]
+        out.append("")
+    return out
 
 
 def _subnets(subnets: list[dict[str, Any]]) -> list[str]:
