@@ -14,6 +14,7 @@ if [ "$want" = test ]; then
   command -v chromedriver >/dev/null || need+=(chromium-driver)
   command -v ndpiReader >/dev/null || need+=(libndpi-bin)
   [ -x /usr/bin/time ] || need+=(time)
+  fc-list 2>/dev/null | grep -qi "noto.*cjk" || need+=(fonts-noto-cjk)  # Chinese in report screenshots
   if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
     echo "setup: installing Debian packages: ${need[*]}"

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from detector.commands import scan, train
+from detector.commands import report, scan, train
 
-COMMANDS = (scan, train)
+COMMANDS = (scan, report, train)

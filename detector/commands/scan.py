@@ -8,7 +8,9 @@ import time
 from pathlib import Path
 from typing import TextIO
 
+from detector.commands.report import write_outputs
 from detector.errors import UnreadableInputError
+from detector.output.html import LANGS
 from detector.output.fmt import kwh, rate
 from detector.output.findings import write_findings
 from detector.output.markdown import write_markdown
@@ -34,6 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "(default: government,education,research,soe,healthcare)")
     p.add_argument("--model", type=Path, default=None, metavar="MODEL.json",
                    help="verdict model trained by 'minesweep train' (default: the rules alone)")
+    p.add_argument("--lang", choices=LANGS, default="en", help="language of report.html (default en)")
     p.add_argument("--quiet", action="store_true", help="no progress and no summary table")
     p.set_defaults(run=run)
 
@@ -74,9 +77,11 @@ def run(args: argparse.Namespace, stdout: TextIO | None = None, stderr: TextIO |
     write_findings(findings, args.out)
     write_markdown(findings, args.out)
     write_hosts_csv(findings, args.out)
+    write_outputs(findings, args.out, args.lang)
     if not args.quiet:
         print_summary(findings, stdout)
-        print(f"wrote {args.out / 'findings.json'}, report.md, hosts.csv", file=stdout)
+        print(f"wrote {args.out / 'findings.json'}, report.md, report.html, hosts.csv, sessions.csv, subnets.csv,"
+              " iocs.csv", file=stdout)
     return 0
 
 

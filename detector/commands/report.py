@@ -1,0 +1,58 @@
+"""``minesweep report FINDINGS.json --out DIR [--lang en|zh]``: re-render the reports from saved
+findings, with no capture needed.
+
+Writes ``report.html`` (the self-contained audit report), ``iocs.csv``, ``sessions.csv`` and
+``subnets.csv`` into DIR. :func:`write_outputs` is the same step for ``minesweep scan``, so both
+commands write identical files from identical findings.
+
+Public API: ``register(subparsers)``, ``run(args, stdout=None) -> int``,
+``write_outputs(findings, out_dir, lang="en") -> list[Path]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+from detector.errors import UnreadableInputError
+from detector.output.csvs import write_sessions_csv, write_subnets_csv
+from detector.output.findings import read_findings
+from detector.output.html import LANGS, write_html
+from detector.output.iocs import write_iocs_csv
+
+__all__ = ["register", "run", "write_outputs"]
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("report", help="render report.html and CSV tables from a saved findings.json",
+                       description="Re-render report.html (self-contained, opens offline), iocs.csv, sessions.csv "
+                                   "and subnets.csv from a findings.json written by 'minesweep scan'.")
+    p.add_argument("findings", type=Path, metavar="FINDINGS.json")
+    p.add_argument("--out", required=True, type=Path, metavar="DIR", help="output directory (created)")
+    p.add_argument("--lang", choices=LANGS, default="en", help="report language: en or zh (default en)")
+    p.add_argument("--quiet", action="store_true", help="do not list the files written")
+    p.set_defaults(run=run)
+
+
+def write_outputs(findings: dict[str, Any], out_dir: Path, lang: str = "en") -> list[Path]:
+    """report.html, iocs.csv, sessions.csv and subnets.csv for ``findings`` in ``out_dir``."""
+    return [write_html(findings, out_dir, lang), write_iocs_csv(findings, out_dir),
+            write_sessions_csv(findings, out_dir), write_subnets_csv(findings, out_dir)]
+
+
+def run(args: argparse.Namespace, stdout: TextIO | None = None) -> int:
+    stdout = stdout or sys.stdout
+    findings = read_findings(args.findings)
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UnreadableInputError(f"{args.out}: cannot create output directory ({exc.strerror})") from None
+    try:
+        paths = write_outputs(findings, args.out, args.lang)
+    except OSError as exc:
+        raise UnreadableInputError(f"{args.out}: cannot write the reports ({exc.strerror})") from None
+    if not args.quiet:
+        print(f"wrote {', '.join(str(p) for p in paths)}", file=stdout)
+    return 0
