@@ -137,20 +137,22 @@ def build_subnets(hosts: Sequence[dict[str, Any]], v4: int, v6: int) -> list[dic
     groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for h in hosts:
         groups[subnet_of(h["ip"], v4, v6)].append(h)
-    out = []
-    for net, items in sorted(groups.items(), key=lambda kv: _net_key(kv[0])):
-        out.append({
-            "subnet": net,
-            "mining_ips": len(items),
-            "ips": [h["ip"] for h in items],
-            "sessions": sum(h["sessions"] for h in items),
-            "pools": sorted({p for h in items for p in h["pools"]}),
-            "coins": sorted({c for h in items for c in h["coins"]}),
-            "hashrate_by_algorithm": _rates_by_algorithm(items),
-            "energy_kwh_per_day": _sum_ranges((h["energy_kwh_per_day"] for h in items), ("low", "best", "high")),
-            "egress_bytes": sum(h["egress_bytes"] for h in items),
-        })
-    return out
+    return [{"subnet": net, **group_figures(items)}
+            for net, items in sorted(groups.items(), key=lambda kv: _net_key(kv[0]))]
+
+
+def group_figures(hosts: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The figures of a group of hosts (a subnet, a unit): IPs, sessions, pools, hashrate, energy."""
+    return {
+        "mining_ips": len(hosts),
+        "ips": [h["ip"] for h in hosts],
+        "sessions": sum(h["sessions"] for h in hosts),
+        "pools": sorted({p for h in hosts for p in h["pools"]}),
+        "coins": sorted({c for h in hosts for c in h["coins"]}),
+        "hashrate_by_algorithm": _rates_by_algorithm(hosts),
+        "energy_kwh_per_day": _sum_ranges((h["energy_kwh_per_day"] for h in hosts), ("low", "best", "high")),
+        "egress_bytes": sum(h["egress_bytes"] for h in hosts),
+    }
 
 
 def _rates_by_algorithm(hosts: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:

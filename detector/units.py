@@ -11,7 +11,7 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from detector.aggregate import _rates_by_algorithm, _sum_ranges
+from detector.aggregate import group_figures
 from detector.attribution import Attribution, Attributor
 
 UNATTRIBUTED = None  #: the unit of a host no source knows
@@ -50,14 +50,7 @@ def build_units(hosts: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
             "unit": unit,
             "category": category,
             "public_institution": any(h.get("public_institution") for h in items),
-            "mining_ips": len(items),
-            "ips": [h["ip"] for h in items],
-            "sessions": sum(h["sessions"] for h in items),
-            "pools": sorted({p for h in items for p in h["pools"]}),
-            "coins": sorted({c for h in items for c in h["coins"]}),
-            "hashrate_by_algorithm": _rates_by_algorithm(items),
-            "energy_kwh_per_day": _sum_ranges((h["energy_kwh_per_day"] for h in items), ("low", "best", "high")),
-            "egress_bytes": sum(h["egress_bytes"] for h in items),
+            **group_figures(items),
             "verdicts": dict(sorted(verdicts.items())),
             "attribution_sources": sorted({h["attribution"]["source"] for h in items}),
         })
