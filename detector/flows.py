@@ -340,15 +340,21 @@ class FlowTable:
     def _end(self, key: tuple, flow: Flow) -> None:
         self._flows.pop(key, None)
         for fwd, d in ((True, flow.dirs[0]), (False, flow.dirs[1])):
-            if d.reasm is not None and d.framer is not None and flow.state != "ignored":
-                for chunk in d.reasm.flush():
-                    self._stream(flow, fwd, d, chunk, flow.last_ts)
+            reasm = d.reasm
+            if reasm is None or d.framer is None or flow.state == "ignored":
+                continue
+            for chunk in reasm.flush():
+                if flow.state == "ignored":  # the flushed bytes settled that it is not mining
+                    break
+                self._stream(flow, fwd, d, chunk, flow.last_ts)
+            if flow.state != "ignored" and d.framer is not None:
                 self._frames(flow, fwd, d.framer.close(), flow.last_ts)
         s = flow.session
         if s is not None and s.confirmed:
             c2s, s2c = flow.dirs if flow.client_is_a else flow.dirs[::-1]
             s.bytes_c2s, s.packets_c2s, s.bytes_s2c, s.packets_s2c = c2s.bytes, c2s.packets, s2c.bytes, s2c.packets
-            s.first_seen, s.last_seen = flow.first_ts, flow.last_ts
+            # capture times can run backwards (merged or badly clocked captures): keep the window valid
+            s.first_seen, s.last_seen = min(flow.first_ts, flow.last_ts), max(flow.first_ts, flow.last_ts)
             if flow.role_source == "methods":
                 s.notes.append("no TCP handshake seen: client and pool told apart by the methods each side sent")
             elif flow.role_source == "methods-contradict-handshake":
@@ -356,6 +362,40 @@ class FlowTable:
             s.pending.clear()
             s.seen_shares.clear()
             self.sessions.append(s)
+
+    # -- hand-over between tables (detector.parallel merges per-file tables into one) ----------
+    def lookup(self, key: tuple) -> tuple[tuple, Flow] | None:
+        """The live flow of this 5-tuple, in either orientation, with the key it is held under."""
+        flow = self._flows.get(key)
+        if flow is not None:
+            return key, flow
+        rkey = (key[2], key[3], key[0], key[1], key[4])
+        flow = self._flows.get(rkey)
+        return (rkey, flow) if flow is not None else None
+
+    def live(self) -> list[tuple[tuple, Flow]]:
+        """Every live flow as (key, flow), in creation order."""
+        return list(self._flows.items())
+
+    def detach(self, key: tuple) -> Flow | None:
+        """Take the live flow of this 5-tuple (either orientation) out of the table without ending it."""
+        found = self.lookup(key)
+        if found is None:
+            return None
+        del self._flows[found[0]]
+        return found[1]
+
+    def install(self, key: tuple, flow: Flow) -> None:
+        """Make ``flow`` (built by another table) live under ``key``; a live flow of the same
+        5-tuple in either orientation is ended first, as a new connection would end it."""
+        found = self.lookup(key)
+        if found is not None:
+            self._end(*found)
+        self._flows[key] = flow
+
+    def sweep(self, now: float) -> None:
+        """End every flow idle for more than ``IDLE_TIMEOUT`` at capture time ``now``."""
+        self._sweep(now)
 
     def take_new_ips(self) -> set[str]:
         """Addresses seen in flows created since the last call (for the "IPs screened" count)."""

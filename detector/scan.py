@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import logging
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from typing import Any
 
 from detector import __version__
 from detector.aggregate import build_hosts, build_subnets, build_summary
+from detector.capture import fast as fastpath
 from detector.capture import is_capture_file, open_capture
 from detector.capture.model import CaptureInfo
 from detector.errors import UnreadableInputError
@@ -31,6 +33,8 @@ from detector.model import load_model
 from detector.units import attribute_hosts, build_units
 
 SCHEMA = "minesweep/findings/1"
+ENGINES = ("fast", "pure")
+log = logging.getLogger(__name__)
 MAX_INPUT_WARNINGS = 200
 
 ProgressFn = Callable[[str, int, int, int], None]  # (path, file index, file count, packets so far)
@@ -46,6 +50,9 @@ class ScanOptions:
     asn_databases: Sequence[Path] = ()  #: MaxMind-format ASN .mmdb files
     public_categories: Sequence[str] | None = None  #: None = rules/categories.toml's public set
     model: Path | None = None  #: a model trained by ``minesweep train`` (JSON); None = rules only
+    #: "fast": the compiled capture kernel hands Python only the packets it must inspect;
+    #: "pure": every packet through Python — the reference the fast path is tested against
+    engine: str = "fast"
     progress: ProgressFn | None = None
     progress_every: int = 50_000
     clock: Callable[[], _dt.datetime] = field(default=lambda: _dt.datetime.now(_dt.timezone.utc))
@@ -74,15 +81,33 @@ def scan(paths: Iterable[str | os.PathLike[str]], options: ScanOptions | None = 
     table = FlowTable()
     infos: list[CaptureInfo] = []
     ips: set[str] = set()
+    fast = options.engine == "fast" and fastpath.available()
+    if options.engine == "fast" and not fast:
+        log.warning("detector._fastpath is not built: scanning with the pure engine")
+    ips_screened = 0
     for index, path in enumerate(files):
-        with open_capture(path) as capture:
-            infos.append(capture.info)
-            _read(capture, table, ips, options, str(path), index, len(files))
-        _attach_flow_warnings(table, capture.info)
+        if fast:
+            info, counts = fastpath.fast_scan_file(path, table, _fast_progress(options, str(path), index, len(files)))
+            infos.append(info)
+            ips_screened = counts.ips_screened  # running total for the scan
+        else:
+            with open_capture(path) as capture:
+                infos.append(capture.info)
+                _read(capture, table, ips, options, str(path), index, len(files))
+            info = capture.info
+        _attach_flow_warnings(table, info)
     sessions_state = table.finish()
     if infos:
         _attach_flow_warnings(table, infos[-1])
-    return build_findings(infos, sessions_state, table, len(ips), options)
+    return build_findings(infos, sessions_state, table, ips_screened if fast else len(ips), options)
+
+
+def _fast_progress(options: ScanOptions, name: str, index: int, count: int) -> fastpath.ProgressFn | None:
+    """The fast path reports after each block of about 4 MiB (packets decoded so far in the file)."""
+    progress = options.progress
+    if progress is None:
+        return None
+    return lambda n: progress(name, index, count, n)
 
 
 def _read(capture: Any, table: FlowTable, ips: set[str], options: ScanOptions, name: str,

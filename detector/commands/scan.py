@@ -15,7 +15,7 @@ from detector.output.fmt import kwh, rate
 from detector.output.findings import write_findings
 from detector.output.markdown import write_markdown
 from detector.output.tables import write_hosts_csv
-from detector.scan import ScanOptions, scan
+from detector.scan import ENGINES, ScanOptions, scan
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -36,6 +36,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "(default: government,education,research,soe,healthcare)")
     p.add_argument("--model", type=Path, default=None, metavar="MODEL.json",
                    help="verdict model trained by 'minesweep train' (default: the rules alone)")
+    p.add_argument("--engine", choices=ENGINES, default="fast",
+                   help="fast: compiled capture kernel (default); pure: every packet through Python (slower, same findings)")
     p.add_argument("--lang", choices=LANGS, default="en", help="language of report.html (default en)")
     p.add_argument("--quiet", action="store_true", help="no progress and no summary table")
     p.set_defaults(run=run)
@@ -69,7 +71,7 @@ def run(args: argparse.Namespace, stdout: TextIO | None = None, stderr: TextIO |
         raise UnreadableInputError(f"{args.out}: cannot create output directory ({exc.strerror})") from None
     progress = Progress(stderr) if not args.quiet and stderr.isatty() else None
     options = ScanOptions(subnet_v4=args.subnet_v4, subnet_v6=args.subnet_v6, pue=args.pue,
-                          registries=args.registry, asn_databases=args.asn_db, public_categories=args.public, model=args.model,
+                          registries=args.registry, asn_databases=args.asn_db, public_categories=args.public, model=args.model, engine=args.engine,
                           command=args.argv, progress=progress)
     findings = scan(args.inputs, options)
     if progress is not None:

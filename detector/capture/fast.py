@@ -1,0 +1,328 @@
+"""The fast path of ``minesweep scan``: a compiled kernel reads the capture, Python sees only the
+packets it would inspect.
+
+The pure path reads every packet into a ``Packet`` and gives it to ``FlowTable.add``. Most of
+them only move counters of flows whose payload nobody looks at. The kernel
+(``detector._fastpath``, source ``detector/_fastpath.c``) walks the pcap / pcapng records itself,
+decodes link, IP and TCP/UDP headers exactly as ``detector.capture`` does, and keeps those
+counters for flows in the table's states "new" and "ignored". It hands Python:
+
+* a ``Prelude`` (the flow's state so far) and then every packet of a TCP flow, from its first
+  segment that ``could_be_mining`` until ``FlowTable`` ignores it (``on_ignore`` -> kernel);
+* every packet of a UDP flow on port 53 (DNS answers name pools), and of a flow that replaces
+  one Python holds (so that Python ends the old one at the same packet as the pure path);
+* IPv4 / IPv6 fragments: reassembled here with ``detector.capture.ip.IPDecoder`` and fed back
+  through the kernel's per-packet logic (``Kernel.observe``), in capture order;
+* the idle sweep, at the same packet and capture time as ``FlowTable.add`` would run it;
+* capture warnings, with the wording and offsets of the Python reader.
+
+Before each sweep and at the end of each file the table's flows are put back in creation order
+(``FlowTable.live`` / ``detach`` / ``install``): the pure table holds them in that order, and
+flows that end together (sweep, ``finish``) end, and warn, in it.
+
+The findings are the same as the pure path's: same sessions, DNS names, warnings, and the
+table's ``flows_seen`` (the kernel's count is added to it). The "IPs screened" count is in
+``FastCounts`` (the kernel counts distinct addresses instead of keeping their text).
+
+Public API:
+
+``fast_scan_file(path, table, progress=None) -> (CaptureInfo, FastCounts)``
+    Read one capture through ``table``. Several files of one scan share one kernel (kept with the
+    table), so a connection spanning two files of a rotated capture stays one flow. Raises what
+    ``open_capture`` raises for files that cannot be read or are not captures.
+``FastScanner(table)``
+    The same as an object: ``scan_file(path, progress=None) -> CaptureInfo`` and ``counts``.
+``available() -> bool``
+    True when the compiled kernel is importable.
+
+Plain files are memory-mapped and hashed (SHA-256) by a second thread while the kernel reads;
+gzip files are inflated by ``detector.capture.pcap.Stream`` in bounded blocks and fed to the
+kernel chunk by chunk, a record cut by a block boundary carried over to the next call.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import mmap
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from detector import flows
+from detector.capture import ip as ip_layer
+from detector.capture import link, open_capture, pcapng
+from detector.capture.model import CaptureInfo, Packet
+from detector.capture.pcap import MAX_CAPLEN, Stream, Warnings
+from detector.errors import UnreadableInputError
+
+try:
+    from detector import _fastpath
+except ImportError:  # not built: the scan falls back to the pure path
+    _fastpath = None  # type: ignore[assignment]
+
+__all__ = ["FastCounts", "FastScanner", "available", "fast_scan_file"]
+
+BUDGET = 4 << 20  #: stored bytes the kernel reads per call (bounds the events held at once)
+HASH_PIECE = 64 << 20  #: bytes hashed per call by the hashing thread
+
+ProgressFn = Callable[[int], None]  #: called with the TCP/UDP packets decoded so far in the file
+
+
+@dataclass(frozen=True, slots=True)
+class FastCounts:
+    """What the kernel counted over the whole scan so far."""
+
+    flows_seen: int  #: flows created (as ``FlowTable.flows_seen`` counts them)
+    ips_screened: int  #: distinct addresses of those flows (the pure path's "IPs screened")
+    selected: int  #: packets handed to Python (inspected flows, DNS, replacements)
+
+
+def available() -> bool:
+    """True when the compiled kernel ``detector._fastpath`` is importable."""
+    return _fastpath is not None
+
+
+def _hash(data: mmap.mmap, sha: Any, stop: threading.Event) -> None:
+    """SHA-256 of the mapped file, in pieces so that an interrupted scan need not wait for it."""
+    with memoryview(data) as view:
+        for offset in range(0, len(view), HASH_PIECE):
+            if stop.is_set():
+                return
+            sha.update(view[offset:offset + HASH_PIECE])
+
+
+def _name6(raw: bytes) -> str:
+    """IPv6 text for the kernel's IPv4-mapped addresses (their form depends on the Python version)."""
+    return ipaddress.IPv6Address(raw).compressed
+
+
+class FastScanner:
+    """The kernel of one scan, bound to its ``FlowTable`` (it sets ``table.on_ignore``)."""
+
+    def __init__(self, table: flows.FlowTable) -> None:
+        if _fastpath is None:
+            raise RuntimeError("detector._fastpath is not built (pip install -e . or "
+                               "python setup.py build_ext --inplace)")
+        self.table = table
+        self.kernel = _fastpath.Kernel(
+            hints=tuple(flows.HINTS),
+            unhinted_limit=flows.UNHINTED_LIMIT,
+            idle_timeout=flows.IDLE_TIMEOUT,
+            sweep_every=flows.SWEEP_EVERY,
+            max_caplen=MAX_CAPLEN,
+            max_block=pcapng.MAX_BLOCK,
+            max_tags=link.MAX_TAGS,
+            max_ext_headers=ip_layer.MAX_EXT_HEADERS,
+            addr_cache_size=ip_layer.ADDR_CACHE_SIZE,
+            packet_cls=Packet,
+            prelude_cls=flows.Prelude,
+            name6=_name6,
+            seed=int.from_bytes(os.urandom(8), "little"),
+        )
+        # FlowTable's idle sweep, run when the kernel's packet count says (see _dispatch);
+        # FlowTable.sweep(now), or the private _sweep of a flows.py that predates it
+        public = getattr(table, "sweep", None)
+        self._sweep: Callable[[float], None] = public if callable(public) else table._sweep
+        self._current: tuple[Any, ...] | None = None  # the packet event being added
+        #: serial number (= creation order) of each flow handed to the table, by its key
+        self._fids: dict[tuple[str, int, str, int, int], int] = {}
+        self._can_reorder = all(callable(getattr(table, name, None)) for name in ("live", "detach", "install"))
+        self._warn: Warnings | None = None
+        self._ipdec: ip_layer.IPDecoder | None = None
+        table.on_ignore = self._on_ignore
+
+    @property
+    def counts(self) -> FastCounts:
+        flows_seen, ips, selected = self.kernel.counts()
+        return FastCounts(flows_seen, ips, selected)
+
+    # -- one file -------------------------------------------------------------------------------
+    def scan_file(self, path: str | os.PathLike[str], progress: ProgressFn | None = None) -> CaptureInfo:
+        """Read one capture; return its ``CaptureInfo`` (as ``open_capture`` would fill it)."""
+        name = os.fspath(path)
+        with open_capture(name) as probe:  # same sniffing, same errors as the pure path
+            fmt = probe.info.format
+        info = CaptureInfo(path=name, format=fmt)
+        warn = Warnings(info.warnings)
+        ipdec = ip_layer.IPDecoder()
+        self._warn, self._ipdec = warn, ipdec
+        flows_before = self.kernel.counts()[0]
+        self.kernel.begin(_fastpath.KIND_PCAPNG if fmt.startswith("pcapng") else _fastpath.KIND_PCAP)
+        try:
+            if fmt.endswith("+gzip"):
+                self._read_gzip(name, info, warn, progress)
+            else:
+                self._read_mapped(name, info, progress)
+        finally:
+            self._warn = self._ipdec = None
+            self._current = None
+        self._creation_order()  # the table may end its flows now (finish)
+        self.table.flows_seen += self.kernel.counts()[0] - flows_before
+        return info
+
+    def _read_mapped(self, name: str, info: CaptureInfo, progress: ProgressFn | None) -> None:
+        try:
+            with open(name, "rb") as fileobj:
+                size = os.fstat(fileobj.fileno()).st_size
+                data = mmap.mmap(fileobj.fileno(), 0, access=mmap.ACCESS_READ)
+        except (OSError, ValueError) as exc:
+            raise UnreadableInputError(f"{name}: cannot map the file ({exc})") from None
+        try:
+            if hasattr(data, "madvise"):
+                data.madvise(mmap.MADV_SEQUENTIAL)
+            sha = hashlib.sha256()
+            stop = threading.Event()
+            hasher = threading.Thread(target=_hash, args=(data, sha, stop), name="minesweep-sha256")
+            hasher.start()  # hashlib releases the GIL: the hash runs beside the kernel
+            try:
+                self._drive(data, 0, 0, True, progress)
+                self._summaries(info)
+            except BaseException:
+                stop.set()
+                raise
+            finally:
+                hasher.join()
+            info.sha256, info.size = sha.hexdigest(), size
+        finally:
+            data.close()
+        assert self._warn is not None
+        self._warn.close()
+
+    def _read_gzip(self, name: str, info: CaptureInfo, warn: Warnings, progress: ProgressFn | None) -> None:
+        try:
+            fileobj = open(name, "rb")  # noqa: SIM115 - closed below
+        except OSError as exc:
+            raise UnreadableInputError(f"{name}: cannot open ({exc.strerror or exc})") from None
+        try:
+            stream = Stream(fileobj, warn)
+            final = False
+            while True:
+                pos, status, need = self._drive(stream.buf, stream.pos, stream.base, final, progress)
+                stream.pos = pos
+                if status == _fastpath.ST_DONE:
+                    break
+                final = not stream.more(need)  # the record at pos needs `need` bytes
+            self._summaries(info)
+            stream.finish()
+            info.sha256, info.size = stream.sha256, stream.stored
+            warn.close()
+        finally:
+            fileobj.close()
+
+    def _drive(self, buf: Any, pos: int, base: int, final: bool,
+               progress: ProgressFn | None) -> tuple[int, int, int]:
+        """Feed ``buf[pos:]`` until the kernel needs more bytes or the file ends."""
+        feed = self.kernel.feed
+        more = _fastpath.ST_MORE
+        while True:
+            pos, status, events, need = feed(buf, pos, base, final, BUDGET)
+            if events:
+                self._dispatch(events)
+            if progress is not None:
+                progress(self.kernel.file_stats()[8])
+            if status != more:
+                return pos, status, need
+
+    def _summaries(self, info: CaptureInfo) -> None:
+        """Counters and end-of-file warnings, in the order ``Capture`` writes them."""
+        (info.packets, info.bytes, info.first_ts, info.last_ts, linktypes, unsupported,
+         malformed, truncated, _decoded) = self.kernel.file_stats()
+        info.linktypes = list(linktypes)
+        warn, ipdec = self._warn, self._ipdec
+        assert warn is not None and ipdec is not None
+        for linktype, offset, count in unsupported:  # the wording of LinkTable.summary
+            warn.add(offset, f"link type {linktype} not supported: {count} packets counted, not decoded")
+        ipdec.malformed += malformed
+        ipdec.truncated += truncated
+        for message in ipdec.summary():
+            warn.add(None, message)
+
+    # -- events -----------------------------------------------------------------------------------
+    def _dispatch(self, events: list[tuple[Any, ...]]) -> None:
+        add, adopt = self.table.add, self.table.adopt
+        packet_event, prelude_event = _fastpath.EV_PACKET, _fastpath.EV_PRELUDE
+        sweep_event, warn_event = _fastpath.EV_SWEEP, _fastpath.EV_WARN
+        for event in events:
+            kind = event[0]
+            if kind == packet_event:
+                self._current = event
+                add(event[2])
+            elif kind == prelude_event:
+                self._current = None
+                pre = event[2]
+                self._fids[(pre.a, pre.ap, pre.b, pre.bp, pre.proto)] = event[1]
+                adopt(pre)
+            elif kind == sweep_event:
+                self._current = None
+                self._creation_order()
+                self._sweep(event[1])
+            elif kind == warn_event:
+                assert self._warn is not None
+                self._warn.add(event[1], event[2])
+            else:
+                self._fragment(event[1], event[2], event[3])
+        self._current = None
+
+    def _creation_order(self) -> None:
+        """Put the table's flows in the order the pure path holds them: the order they were
+        created in (the kernel's serial numbers), not the order they were handed over in. The
+        sweep and ``finish`` end flows in that order, and the warnings of flows ending together
+        come out in it. Only the flows after the longest prefix already in order move; serial
+        numbers of flows no longer live are forgotten."""
+        if not self._can_reorder:
+            return
+        table, fids = self.table, self._fids
+        live = table.live()
+        serials = [fids.get(key, -1) for key, _ in live]
+        self._fids = {key: serial for (key, _), serial in zip(live, serials)}
+        target = sorted(serials)
+        if serials == target:
+            return
+        keep = 0
+        while serials[keep] == target[keep]:
+            keep += 1
+        for key, flow in sorted(live[keep:], key=lambda item: fids.get(item[0], -1)):
+            table.detach(key)
+            table.install(key, flow)
+
+    def _fragment(self, version: int, data: bytes, ts: float) -> None:
+        """An IP fragment: reassemble as the pure path does, then through the kernel's flow logic."""
+        ipdec = self._ipdec
+        assert ipdec is not None
+        decode = ipdec.v4 if version == 4 else ipdec.v6
+        packet = decode(data, 0, len(data), ts)
+        if packet is not None:
+            self._dispatch(self.kernel.observe(packet))
+
+    def _on_ignore(self, a: str, ap: int, b: str, bp: int, proto: int) -> None:
+        """FlowTable stopped inspecting a flow: the kernel stops selecting its packets.
+
+        Only the flow of the packet being added can be ignored while the kernel still holds it
+        (flows ended by a sweep or a replacement are gone from the kernel already); the flow's
+        serial number guards against a newer flow on the same addresses and ports.
+        """
+        event = self._current
+        if event is None:
+            return
+        p: Packet = event[2]
+        if proto == p.proto and ((a, ap, b, bp) == (p.src, p.sport, p.dst, p.dport)
+                                 or (b, bp, a, ap) == (p.src, p.sport, p.dst, p.dport)):
+            self.kernel.ignore(a, ap, b, bp, proto, event[1])
+
+
+def fast_scan_file(path: str | os.PathLike[str], table: flows.FlowTable,
+                   progress: ProgressFn | None = None) -> tuple[CaptureInfo, FastCounts]:
+    """Read one capture through ``table`` with the compiled kernel; see the module docstring.
+
+    The kernel is kept with the table (it is the table's ``on_ignore`` hook), so calling this for
+    each file of a scan with the same table continues the same flows.
+    """
+    hook = table.on_ignore
+    scanner = getattr(hook, "__self__", None)
+    if not isinstance(scanner, FastScanner) or scanner.table is not table:
+        scanner = FastScanner(table)
+    info = scanner.scan_file(path, progress)
+    return info, scanner.counts

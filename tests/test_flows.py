@@ -1,0 +1,42 @@
+"""The flow stage directly: lifecycle edge cases found by fuzzing the fast path against it."""
+
+from __future__ import annotations
+
+from detector import flows
+from detector.capture.model import ACK, PSH, SYN, Packet
+from detector.flows import FlowTable
+from detector.scan import ScanOptions, build_findings
+
+CLIENT, SERVER = ("10.0.0.5", 40000), ("192.0.2.9", 3333)
+
+
+def pkt(ts: float, seq: int, payload: bytes, from_client: bool = True, flags: int = ACK | PSH) -> Packet:
+    (src, sp), (dst, dp) = (CLIENT, SERVER) if from_client else (SERVER, CLIENT)
+    return Packet(ts, src, dst, 6, sp, dp, payload, 40 + len(payload), flags, seq, 1)
+
+
+def test_flow_settled_as_not_mining_while_flushing_at_its_end():
+    table = FlowTable()
+    table.add(pkt(0.0, 99, b"", flags=SYN))
+    line = b'{"jsonrpc":"2.0","method":"echo","params":["x"],"id":1}\n'
+    seq = 100
+    for i in range(flows.UNCONFIRMED_MESSAGE_LIMIT - 2):
+        table.add(pkt(1.0 + i, seq, line))
+        seq += len(line)
+    lost = len(line)  # one segment never captured: the rest waits behind the hole until the end
+    for i in range(5):
+        table.add(pkt(100.0 + i, seq + lost + i * len(line), line))
+    assert table.finish() == []
+
+
+def test_timestamps_running_backwards_keep_a_valid_window():
+    table = FlowTable()
+    table.add(pkt(50.0, 99, b"", flags=SYN))
+    table.add(pkt(51.0, 100, b'{"id":1,"method":"mining.subscribe","params":["cgminer/4.9.0"]}\n'))
+    table.add(pkt(52.0, 1, b'{"id":null,"method":"mining.set_difficulty","params":[1024]}\n', from_client=False))
+    table.add(pkt(10.0, 100 + 64, b'{"id":2,"method":"mining.submit","params":["w","j","0","1","2"]}\n'))
+    (session,) = table.finish()
+    assert session.first_seen <= session.last_seen
+    findings = build_findings([], [session], table, 2, ScanOptions())
+    (host,) = findings["hosts"]
+    assert host["energy_kwh_window"]["best"] is not None and host["energy_kwh_window"]["best"] >= 0
