@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from detector.behaviour import Download, classify_download
 from detector.capture.model import ACK, FIN, RST, SYN, TCP, UDP, Packet
 from detector.dialects import DIALECTS, claim
 from detector.jsonrpc import parse_body, parse_message
@@ -24,13 +25,17 @@ from detector.reassembly import MASK, Framer, HttpHead, Reassembler, seq_after
 from detector.session import Session
 
 #: byte strings of which at least one is in any segment that starts or carries a JSON-RPC message
-HINTS = (b'"method"', b'"result"', b'"error"', b'"id"', b"POST ", b"HTTP/1.")
+HINTS = (b'"method"', b'"result"', b'"error"', b'"id"', b"POST ", b"GET ", b"HTTP/1.")
 UNHINTED_LIMIT = 8  #: payload segments without a hint before a flow is ignored
-UNCONFIRMED_MESSAGE_LIMIT = 64  #: messages without a mining method before a flow is ignored
+UNCONFIRMED_MESSAGE_LIMIT = 16  #: messages without a mining method before a flow is ignored
+#: requests of methods no mining dialect knows (web3, wallet, Zabbix calls…) before a flow that has
+#: shown no mining method is ignored: every dialect's first messages are its own methods
+FOREIGN_METHOD_LIMIT = 4
 IDLE_TIMEOUT = 1800.0  #: seconds of silence that end a flow (capture time)
 SWEEP_EVERY = 1 << 16  #: packets between idle sweeps
 MAX_WARNINGS = 200
 MAX_DNS_NAMES = 1_000_000  #: answered addresses remembered for naming pools
+MAX_DOWNLOADS = 10_000  #: downloads of scripts and executables remembered
 
 
 def could_be_mining(payload: bytes) -> bool:
@@ -54,7 +59,7 @@ class Direction:
 
 class Flow:
     __slots__ = ("a", "ap", "b", "bp", "proto", "first_ts", "last_ts", "client_is_a", "role_source",
-                 "dirs", "state", "unhinted", "messages", "session", "fin", "rst")
+                 "dirs", "state", "unhinted", "messages", "foreign", "session", "fin", "rst", "request")
 
     def __init__(self, p: Packet) -> None:
         self.a, self.ap, self.b, self.bp, self.proto = p.src, p.sport, p.dst, p.dport, p.proto
@@ -65,9 +70,11 @@ class Flow:
         self.state = "new"  # "new" -> "inspect" -> ("ignored" | stays "inspect")
         self.unhinted = 0
         self.messages = 0
+        self.foreign = 0  #: JSON-RPC requests of methods no dialect claims
         self.session: Session | None = None
         self.fin = [False, False]
         self.rst = False
+        self.request: str | None = None  #: URL of the last HTTP request seen on the flow
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +116,8 @@ class FlowTable:
     #: called with (a, ap, b, bp, proto) when a flow stops being inspected (the fast path's kernel
     #: then stops selecting its packets)
     on_ignore: Callable[[str, int, str, int, int], None] | None = None
+    #: (receiving host, Download) for every script or executable fetched over HTTP
+    downloads: list[tuple[str, Download]] = field(default_factory=list)
     _new_ips: set[str] = field(default_factory=set)
     _flows: dict[tuple, Flow] = field(default_factory=dict)
     _since_sweep: int = 0
@@ -212,8 +221,8 @@ class FlowTable:
         for i, direction in enumerate(flow.dirs):
             direction.packets, direction.bytes = pre.packets[i], pre.bytes[i]
             direction.payload_bytes, direction.next_seq = pre.payload_bytes[i], pre.next_seq[i]
-        flow.state, flow.unhinted, flow.messages, flow.session = "new", pre.unhinted, 0, None
-        flow.fin, flow.rst = list(pre.fin), pre.rst
+        flow.state, flow.unhinted, flow.messages, flow.foreign, flow.session = "new", pre.unhinted, 0, 0, None
+        flow.fin, flow.rst, flow.request = list(pre.fin), pre.rst, None
         self._flows[key] = flow
 
     # -- stream -> frames -> messages ---------------------------------------------------------
@@ -238,6 +247,8 @@ class FlowTable:
             if frame[0] == "line":
                 msg = parse_message(frame[1])
                 self._message(flow, fwd, msg, ts, "tcp")
+            elif frame[0] == "http-head":
+                self._http_head(flow, fwd, frame[1], frame[2], ts)
             else:
                 head: HttpHead = frame[1]
                 msgs = parse_body(frame[2]) if frame[2] else []
@@ -245,6 +256,26 @@ class FlowTable:
                     self._message(flow, fwd, msg, ts, "http")
                 if flow.session is not None:
                     self._http_detail(flow.session, head, self._from_client(flow, fwd))
+
+    def _http_head(self, flow: Flow, fwd: bool, head: HttpHead, prefix: bytes, ts: float) -> None:
+        """Settle an HTTP exchange from its head: a JSON-RPC body is followed; anything else ends
+        the inspection of a flow that is not mining — after noting a download of a script or
+        executable, evidence of a compromise (BRIEF §4)."""
+        if head.is_request:
+            parts = head.start.split(" ")
+            host = head.headers.get("host", "")
+            flow.request = f"http://{host}{parts[1]}"[:300] if len(parts) > 1 and host else None
+            return
+        if flow.session is not None:
+            return
+        ctype = head.headers.get("content-type", "").lower()
+        if "json" in ctype or (not ctype and prefix.lstrip()[:1] in (b"{", b"[")):
+            return  # may carry JSON-RPC (getwork / getblocktemplate replies)
+        kind = classify_download(ctype, prefix)
+        if kind is not None and len(self.downloads) < MAX_DOWNLOADS:
+            receiver = flow.b if fwd else flow.a
+            self.downloads.append((receiver, Download(kind, flow.request or "(request not captured)", ts)))
+        self._ignore(flow)
 
     def _message(self, flow: Flow, fwd: bool, msg, ts: float, transport: str) -> None:
         flow.messages += 1
@@ -263,7 +294,9 @@ class FlowTable:
         s = flow.session
         if s is None:
             if claimed is None:
-                if flow.messages >= UNCONFIRMED_MESSAGE_LIMIT:
+                if msg.method is not None:
+                    flow.foreign += 1
+                if flow.messages >= UNCONFIRMED_MESSAGE_LIMIT or flow.foreign >= FOREIGN_METHOD_LIMIT:
                     self._ignore(flow)
                 return
             s = flow.session = self._new_session(flow, ts, transport)
@@ -313,6 +346,8 @@ class FlowTable:
     def _dns(self, p: Packet) -> None:
         from detector.dialects import dns as dns_parser
 
+        if len(p.payload) < 3 or not p.payload[2] & 0x80:
+            return  # a query: its response repeats the question, with the answers
         msg = dns_parser.parse_dns(p.payload)
         if msg is None or not msg.qr:
             return

