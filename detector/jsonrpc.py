@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 _decoder = json.JSONDecoder()
+_KNOWN = frozenset(("method", "id", "params", "result", "error", "jsonrpc"))
+_NO_EXTRA: dict[str, Any] = {}  # shared by every message without extra members: never mutated
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +61,6 @@ def message_from_object(obj: dict[str, Any]) -> Message | None:
     is_response = method is None and ("result" in obj or "error" in obj)
     if method is None and not is_response:
         return None
-    known = {"method", "id", "params", "result", "error", "jsonrpc"}
     return Message(
         method=method,
         id=_hashable_id(obj.get("id")),
@@ -67,7 +68,7 @@ def message_from_object(obj: dict[str, Any]) -> Message | None:
         result=obj.get("result"),
         error=obj.get("error"),
         is_response=is_response,
-        extra={k: v for k, v in obj.items() if k not in known},
+        extra={k: v for k, v in obj.items() if k not in _KNOWN} if obj.keys() - _KNOWN else _NO_EXTRA,
     )
 
 

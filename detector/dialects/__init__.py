@@ -32,11 +32,27 @@ REGISTRY: dict[str, ModuleType] = {
 DIALECTS: dict[str, ModuleType] = {**REGISTRY, "ethstratum": stratum}
 
 
+def _method_index() -> dict[str, tuple[ModuleType, ...]]:
+    from detector.dialects.vocab import vocabulary
+
+    index: dict[str, list[ModuleType]] = {}
+    for name, module in REGISTRY.items():
+        vocab = vocabulary(name)
+        for method in vocab.client | vocab.server:
+            index.setdefault(method, []).append(module)
+    return {method: tuple(modules) for method, modules in index.items()}
+
+
+#: method name -> the dialects whose vocabulary has it (rules/dialects.toml), built once
+_BY_METHOD = _method_index()
+
+
 def claim(msg: Message) -> tuple[ModuleType, str] | None:
     """The dialect module that owns a request/notification, and the sender's role."""
-    if msg.method is None:
+    modules = _BY_METHOD.get(msg.method) if msg.method is not None else None
+    if not modules:
         return None
-    for module in REGISTRY.values():
+    for module in modules:
         role = module.role_of(msg)
         if role is not None:
             return module, role
