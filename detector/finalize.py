@@ -20,6 +20,7 @@ from detector.session import Session
 from detector.wallets import classify_wallet, split_login
 
 CONFIDENCE_LEVEL = 0.90
+UNKNOWN = "unknown"  #: the algorithm of a session nothing identifies
 
 
 @cache
@@ -36,8 +37,17 @@ class Identity:
     basis: str  #: where the algorithm came from
 
 
+ENCRYPTED = ("tls", "sv2")  #: dialects of sessions identified without decoding them
+
+
 def identify(s: Session, wallet_coin: str | None, pool_coins: tuple[str, ...]) -> Identity:
     rules = load_rules()
+    if s.dialect in ENCRYPTED:
+        algorithms = {rules.coins.get(c) for c in pool_coins} - {None}
+        if len(algorithms) == 1:
+            coin = pool_coins[0] if len(pool_coins) == 1 else None
+            return Identity(coin, algorithms.pop(), "pool's coin" if coin else "pool's coins share one algorithm")
+        return Identity(None, UNKNOWN, "not observable: encrypted, and the pool mines several coins")
     by_protocol, by_dialect = _dialect_tables()
     hint = (s.algo_hint or "").lower()
     if hint in by_protocol:
@@ -67,6 +77,16 @@ def identify(s: Session, wallet_coin: str | None, pool_coins: tuple[str, ...]) -
                     f"assumed: default for the {s.dialect} dialect")
 
 
+def coins_for_host(host: str | None, pool_coins: tuple[str, ...]) -> tuple[str, ...]:
+    """A multi-coin pool's coins, narrowed by a coin ticker that starts a label of the host name
+    (pools name their endpoints per coin: xmr-eu1.nanopool.org, eth.2miners.com, rvn.2miners.com)."""
+    if not host or len(pool_coins) < 2:
+        return tuple(pool_coins)
+    labels = host.lower().split(".")[:-2] or host.lower().split(".")[:1]
+    named = [c for c in pool_coins if any(label.split("-")[0] == c.lower() for label in labels)]
+    return tuple(named) if len(named) == 1 else tuple(pool_coins)
+
+
 def _coin_for(algorithm: str, pool_coins: tuple[str, ...], coins: dict[str, str]) -> str | None:
     matching = [c for c in pool_coins if coins.get(c) == algorithm]
     if len(matching) == 1:
@@ -86,7 +106,7 @@ def session_record(s: Session, pool_names: dict[str, str]) -> dict[str, Any]:
     if pool is None and s.server in pool_names:
         pool, pool_source = pool_names[s.server], "dns"
     known = rules.pool_for_host(pool) if pool else None
-    ident = identify(s, wallet.coin if wallet else None, tuple(known.coins) if known else ())
+    ident = identify(s, wallet.coin if wallet else None, coins_for_host(pool, known.coins) if known else ())
     seconds = max(s.last_seen - s.first_seen, 0.0)
     unit = rules.algorithms[ident.algorithm].unit if ident.algorithm in rules.algorithms else "H/s"
     return {
@@ -125,7 +145,8 @@ def session_record(s: Session, pool_names: dict[str, str]) -> dict[str, Any]:
         "stream_gaps": s.gaps,
         "redirects": s.redirects[:20],
         "methods": dict(sorted(s.methods.items())),
-        "confidence": "confirmed" if s.confirmed else "suspected",
+        "confidence": "confirmed" if s.confirmed else (s.confidence or "suspected"),
+        "tls": s.tls,
         "evidence": s.evidence,
         "notes": s.notes,
     }
@@ -161,6 +182,9 @@ def hashrate(s: Session, algorithm: str, unit: str, seconds: float) -> dict[str,
     out: dict[str, Any] = {"value": None, "low": None, "high": None, "unit": unit,
                            "confidence_level": CONFIDENCE_LEVEL, "shares": known, "seconds": round(seconds, 3),
                            "work": total}
+    if s.dialect in ENCRYPTED:
+        out["basis"] = f"not observable: the session is encrypted ({s.dialect}); shares and difficulty cannot be seen"
+        return out
     if seconds <= 0:
         out["basis"] = "not observable: the session has no duration"
         return out

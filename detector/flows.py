@@ -20,12 +20,16 @@ from dataclasses import dataclass, field
 from detector.behaviour import Download, classify_download
 from detector.capture.model import ACK, FIN, RST, SYN, TCP, UDP, Packet
 from detector.dialects import DIALECTS, claim
+from detector.encrypted import TlsWatch
+from detector.rules import load_rules
 from detector.jsonrpc import parse_body, parse_message
 from detector.reassembly import MASK, Framer, HttpHead, Reassembler, seq_after
 from detector.session import Session
 
 #: byte strings of which at least one is in any segment that starts or carries a JSON-RPC message
-HINTS = (b'"method"', b'"result"', b'"error"', b'"id"', b"POST ", b"GET ", b"HTTP/1.")
+#: and the start of a TLS handshake record (TLS 1.0-1.3 ClientHellos carry 0x0301 or 0x0303)
+HINTS = (b'"method"', b'"result"', b'"error"', b'"id"', b"POST ", b"GET ", b"HTTP/1.",
+         b"\x16\x03\x01", b"\x16\x03\x03")
 UNHINTED_LIMIT = 8  #: payload segments without a hint before a flow is ignored
 UNCONFIRMED_MESSAGE_LIMIT = 16  #: messages without a mining method before a flow is ignored
 #: requests of methods no mining dialect knows (web3, wallet, Zabbix calls…) before a flow that has
@@ -59,7 +63,7 @@ class Direction:
 
 class Flow:
     __slots__ = ("a", "ap", "b", "bp", "proto", "first_ts", "last_ts", "client_is_a", "role_source",
-                 "dirs", "state", "unhinted", "messages", "foreign", "session", "fin", "rst", "request")
+                 "dirs", "state", "unhinted", "messages", "foreign", "session", "fin", "rst", "request", "tls")
 
     def __init__(self, p: Packet) -> None:
         self.a, self.ap, self.b, self.bp, self.proto = p.src, p.sport, p.dst, p.dport, p.proto
@@ -75,6 +79,7 @@ class Flow:
         self.fin = [False, False]
         self.rst = False
         self.request: str | None = None  #: URL of the last HTTP request seen on the flow
+        self.tls: TlsWatch | None = None  #: the handshake of a TLS flow, until it is settled
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +123,8 @@ class FlowTable:
     on_ignore: Callable[[str, int, str, int, int], None] | None = None
     #: (receiving host, Download) for every script or executable fetched over HTTP
     downloads: list[tuple[str, Download]] = field(default_factory=list)
+    #: (host, "dns" | "sni", pool name) for every pool name a host looked up or sent in a ClientHello
+    pool_names_seen: list[tuple[str, str, str]] = field(default_factory=list)
     _new_ips: set[str] = field(default_factory=set)
     _flows: dict[tuple, Flow] = field(default_factory=dict)
     _since_sweep: int = 0
@@ -177,7 +184,7 @@ class FlowTable:
                 for chunk in reasm.push(p.seq, p.payload):
                     self._stream(flow, fwd, d, chunk, p.ts)
             return
-        if state == "ignored":
+        if state != "new":  # "ignored", or "tracked": an encrypted pool session, counted only
             return
         # state "new": track where each direction's stream stands without keeping its bytes
         if flags & SYN and d.next_seq is None:
@@ -194,6 +201,9 @@ class FlowTable:
                 self._ignore(flow)
             return
         flow.state = "inspect"
+        if payload[:2] == b"\x16\x03":
+            by_dns = self.dns_names.get(p.dst)
+            flow.tls = TlsWatch(server_name_by_dns=by_dns.name if by_dns else None)
         for direction in flow.dirs:
             direction.reasm = Reassembler()
             direction.reasm.next_seq = direction.next_seq
@@ -222,11 +232,14 @@ class FlowTable:
             direction.packets, direction.bytes = pre.packets[i], pre.bytes[i]
             direction.payload_bytes, direction.next_seq = pre.payload_bytes[i], pre.next_seq[i]
         flow.state, flow.unhinted, flow.messages, flow.foreign, flow.session = "new", pre.unhinted, 0, 0, None
-        flow.fin, flow.rst, flow.request = list(pre.fin), pre.rst, None
+        flow.fin, flow.rst, flow.request, flow.tls = list(pre.fin), pre.rst, None, None
         self._flows[key] = flow
 
     # -- stream -> frames -> messages ---------------------------------------------------------
     def _stream(self, flow: Flow, fwd: bool, d: Direction, chunk: bytes | None, ts: float) -> None:
+        if flow.tls is not None:
+            self._tls(flow, fwd, chunk, ts)
+            return
         framer = d.framer
         assert framer is not None
         if chunk is None:
@@ -256,6 +269,32 @@ class FlowTable:
                     self._message(flow, fwd, msg, ts, "http")
                 if flow.session is not None:
                     self._http_detail(flow.session, head, self._from_client(flow, fwd))
+
+    def _tls(self, flow: Flow, fwd: bool, chunk: bytes | None, ts: float) -> None:
+        watch = flow.tls
+        assert watch is not None
+        verdict = watch.feed(fwd, chunk) if chunk is not None else "none"
+        if verdict == "wait":
+            return
+        facts = watch.facts
+        if verdict == "none" or facts is None or facts.pool is None:
+            self._ignore(flow)
+            return
+        # a pool behind TLS: keep counting the connection (its bytes and time), decode nothing
+        client_fwd = bool(watch.client_is_fwd)
+        flow.client_is_a, flow.role_source = client_fwd, "tls"
+        s = flow.session = self._new_session(flow, ts, "tls")
+        s.dialect, s.confidence, s.tls = "tls", "strong", facts.record()
+        s.set_once("pool", facts.pool_name, facts.pool_source)
+        kind = "browser-mining service" if facts.pool.browser else "mining pool"
+        s.evidence.append(f"{ts:.6f} TLS to {facts.pool_name} ({kind} {facts.pool.name}, from {facts.pool_source});"
+                          f" JA3 {facts.ja3}, JA4 {facts.ja4}")
+        s.notes.append("encrypted: shares and difficulty are not visible, so the hashrate is not observable")
+        if facts.pool_source == "tls-sni" and len(self.pool_names_seen) < MAX_DOWNLOADS:
+            self.pool_names_seen.append((s.client, "sni", facts.pool_name or ""))
+        flow.state, flow.tls = "tracked", None
+        for d in flow.dirs:
+            d.reasm = d.framer = None
 
     def _http_head(self, flow: Flow, fwd: bool, head: HttpHead, prefix: bytes, ts: float) -> None:
         """Settle an HTTP exchange from its head: a JSON-RPC body is followed; anything else ends
@@ -352,6 +391,8 @@ class FlowTable:
         if msg is None or not msg.qr:
             return
         asked = msg.questions[0].name if msg.questions else None
+        if asked and load_rules().pool_for_host(asked) is not None and len(self.pool_names_seen) < MAX_DOWNLOADS:
+            self.pool_names_seen.append((p.dst, "dns", asked.rstrip(".").lower()[:253]))
         for answer in msg.answers:
             if answer.rtype in (1, 28) and answer.data and len(self.dns_names) < MAX_DNS_NAMES:
                 # the name the client asked for, not the end of a CNAME chain: that is the pool's name
@@ -385,7 +426,7 @@ class FlowTable:
             if flow.state != "ignored" and d.framer is not None:
                 self._frames(flow, fwd, d.framer.close(), flow.last_ts)
         s = flow.session
-        if s is not None and s.confirmed:
+        if s is not None and (s.confirmed or s.confidence is not None):
             c2s, s2c = flow.dirs if flow.client_is_a else flow.dirs[::-1]
             s.bytes_c2s, s.packets_c2s, s.bytes_s2c, s.packets_s2c = c2s.bytes, c2s.packets, s2c.bytes, s2c.packets
             # capture times can run backwards (merged or badly clocked captures): keep the window valid

@@ -49,6 +49,8 @@ class Session:
     dialect: str | None = None
     transport: str = "tcp"  #: "tcp" (line-delimited) or "http"
     confirmed: bool = False
+    confidence: str | None = None  #: for sessions not decoded: "strong" (pool SNI/DNS, SV2 handshake)
+    tls: dict[str, Any] | None = None  #: handshake facts of an encrypted session (SNI, JA3, JA4, …)
     coin: str | None = None
     algorithm: str | None = None
     pool: str | None = None

@@ -34,7 +34,7 @@ def test_dialect_families_match(name, scanned):
     expected = next(e for n, _, e in CASES if n == name)
     want = {(s["client"], s["server"], int(s["port"]), d) for s in expected["sessions"] for d in s["dialects"]}
     got = {(s["client"], s["server"], s["server_port"], "stratum" if s["dialect"] == "ethstratum" else s["dialect"])
-           for s in scanned[name]["sessions"]}
+           for s in scanned[name]["sessions"] if s["confidence"] == "confirmed"}
     assert got == want
 
 
@@ -60,8 +60,11 @@ def test_in_progress_capture_infers_roles_from_methods(scanned):
 
 
 def test_coinhive_stratum_pool_name_from_dns(scanned):
-    sessions = scanned["zeek-cryptomining_Traces_coinhive-stratum.pcap"]["sessions"]
+    found = scanned["zeek-cryptomining_Traces_coinhive-stratum.pcap"]["sessions"]
+    sessions = [s for s in found if s["confidence"] == "confirmed"]
     assert len(sessions) == 3
+    (loader,) = [s for s in found if s["confidence"] == "strong"]  # the page fetched coinhive.com over TLS
+    assert loader["pool"] == "coinhive.com" and loader["server_port"] == 443
     assert {s["pool"] for s in sessions} == {"la01.supportxmr.com"}
     assert {s["pool_source"] for s in sessions} == {"dns"}
 
@@ -71,3 +74,19 @@ def test_inputs_record_what_was_read(scanned):
     assert inp["format"] == "pcapng" and inp["packets"] == 673
     assert inp["sha256"] == "c7f996a51d63d52ed7baebb8bd86d59c427ab9d6cb8eeb5ad494defcc006c239"
     assert inp["warnings"] == []
+
+
+def test_coinhive_browser_mining_over_tls_flagged_by_sni(scanned):
+    sessions = scanned["zeek-cryptomining_Traces_coinhive.pcap"]["sessions"]
+    assert sessions and {s["confidence"] for s in sessions} == {"strong"}
+    assert {s["pool"] for s in sessions} == {"authedmine.com", "ws027.authedmine.com"}
+    assert all(s["dialect"] == "tls" and s["pool_source"] == "tls-sni" for s in sessions)
+    assert all(s["hashrate"]["value"] is None and s["hashrate"]["basis"].startswith("not observable") for s in sessions)
+    assert any("browser-mining service" in e for s in sessions for e in s["evidence"])
+    assert all(s["tls"]["ja3"] and s["tls"]["ja4"] for s in sessions)
+
+
+def test_tls_hellos_to_a_plaintext_stratum_port_name_the_pool(scanned):
+    tls = [s for s in scanned["zeek-cryptomining_Traces_bitcoin-mining.pcap"]["sessions"] if s["dialect"] == "tls"]
+    assert {(s["server"], s["server_port"]) for s in tls} == {("113.21.199.11", 3333), ("74.84.128.158", 3333)}
+    assert {s["pool"] for s in tls} == {"us1.bitminter.com"} and {s["pool_operator"] for s in tls} == {"BitMinter"}

@@ -341,8 +341,8 @@ def test_rich_report_units_verdicts_and_evidence(rich):
                      r'<td class="r num">0.20</td><td>pool reached on port 25</td>', page)
     assert "Compromise score 0.65 · deliberate-use score 0.30" in page and "confidence 80%" in page
     # session confidences are shown apart, and the encrypted one says why it has no rate
-    confirmed = sum(1 for x in rich["sessions"] if x["confidence"] == "confirmed")
-    assert f"confirmed {confirmed} · strong 1 · suspected 1" in page
+    count = {c: sum(1 for x in rich["sessions"] if x["confidence"] == c) for c in ("confirmed", "strong", "suspected")}
+    assert f"confirmed {count['confirmed']} · strong {count['strong']} · suspected {count['suspected']}" in page
     assert 'class="badge conf c-strong"' in page and 'class="badge conf c-suspected"' in page
     assert "not observable: encrypted (TLS) session" in page
     # unit rows link their mining IPs to the host detail anchors

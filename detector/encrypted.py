@@ -1,0 +1,110 @@
+"""Encrypted mining: what a TLS handshake tells about a connection that cannot be decoded.
+
+``TlsWatch`` follows the first bytes of a TLS connection (both directions, bounded) and settles
+it: the ClientHello's SNI, the server certificate's names (TLS <= 1.2 sends them in clear) or an
+earlier DNS answer for the server's address name a pool of rules/pools.toml — or nothing does.
+The handshake's fingerprints (JA3, JA4) are kept so that users can build their own lists of
+miner fingerprints. Shares and difficulty travel encrypted: such sessions are ``strong`` at best
+and their hashrate is not observable (docs/methodology.md §7).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from detector.dialects import tls
+from detector.errors import NeedMoreData
+from detector.rules import Pool, load_rules
+
+CLIENT_BYTES = 16 << 10  #: ClientHello bytes waited for
+SERVER_BYTES = 32 << 10  #: server handshake bytes waited for (certificate chains)
+
+
+@dataclass(slots=True)
+class TlsFacts:
+    sni: str | None = None
+    alpn: tuple[str, ...] = ()
+    ja3: str | None = None  #: MD5 of the JA3 string
+    ja4: str | None = None
+    version: int | None = None  #: highest supported version offered
+    cert_names: tuple[str, ...] = ()
+    pool: Pool | None = None
+    pool_name: str | None = None  #: the name that matched
+    pool_source: str | None = None  #: "tls-sni", "tls-certificate" or "dns"
+
+    def record(self) -> dict[str, object]:
+        return {"sni": self.sni, "alpn": list(self.alpn), "ja3": self.ja3, "ja4": self.ja4,
+                "version": f"0x{self.version:04x}" if self.version else None,
+                "certificate_names": list(self.cert_names)}
+
+
+@dataclass(slots=True)
+class TlsWatch:
+    """The start of one TLS connection; ``client_is_fwd`` is set by the first ClientHello."""
+
+    server_name_by_dns: str | None = None  #: the name a DNS answer gave the server's address
+    client_is_fwd: bool | None = None
+    bufs: list[bytes] = field(default_factory=lambda: [b"", b""])
+    facts: TlsFacts | None = None
+    hello_done: bool = False
+    certs_done: bool = False
+
+    def feed(self, fwd: bool, chunk: bytes) -> str:
+        """Add stream bytes; "wait", "pool" (facts.pool set) or "none" (not a pool / not TLS)."""
+        i = 0 if fwd else 1
+        limit = CLIENT_BYTES if self.client_is_fwd in (None, fwd) else SERVER_BYTES
+        if len(self.bufs[i]) < limit:
+            self.bufs[i] += chunk[: limit - len(self.bufs[i])]
+        if not self.hello_done:
+            if self.client_is_fwd is None:
+                self.client_is_fwd = fwd
+            if fwd != self.client_is_fwd:
+                return "wait"
+            final = len(self.bufs[i]) >= CLIENT_BYTES
+            try:
+                hello = tls.parse_client_hello(self.bufs[i], final=final)
+            except NeedMoreData:
+                return "wait"
+            if hello is None:
+                return "none"
+            self.hello_done = True
+            self.facts = _facts(hello)
+            verdict = self._match_names()
+            if verdict != "none":
+                return verdict
+            return "wait"
+        if fwd == self.client_is_fwd or self.certs_done:
+            return "wait" if not self.certs_done else "none"
+        final = len(self.bufs[i]) >= SERVER_BYTES
+        try:
+            certs = tls.parse_certificates(self.bufs[i], final=final)
+        except NeedMoreData:
+            return "wait"
+        self.certs_done = True
+        assert self.facts is not None
+        self.facts.cert_names = tuple(dict.fromkeys(n for c in certs for n in (c.subject_cn, *c.san_dns) if n))[:16]
+        return self._match_names(certificates=True)
+
+    def _match_names(self, certificates: bool = False) -> str:
+        facts = self.facts
+        assert facts is not None
+        rules = load_rules()
+        candidates = ([(n, "tls-certificate") for n in facts.cert_names] if certificates
+                      else [(facts.sni, "tls-sni"), (self.server_name_by_dns, "dns")])
+        for name, source in candidates:
+            pool = rules.pool_for_host(name.lstrip("*.")) if name else None
+            if pool is not None:
+                facts.pool, facts.pool_name, facts.pool_source = pool, name.lstrip("*.").lower(), source
+                return "pool"
+        return "none" if certificates else "wait"
+
+
+def _facts(hello: tls.ClientHello) -> TlsFacts:
+    ja3_md5 = ja4 = None
+    try:
+        ja3_md5 = tls.ja3(hello)[1]
+        ja4 = tls.ja4(hello)
+    except (ValueError, IndexError):  # a malformed hello keeps its SNI, loses its fingerprints
+        pass
+    return TlsFacts(sni=hello.server_name.lower() if hello.server_name else None, alpn=hello.alpn,
+                    ja3=ja3_md5, ja4=ja4, version=max(hello.supported_versions or (hello.version,)))
