@@ -19,9 +19,17 @@ MAX_EVENTS = 64  #: downloads / names kept per host
 SCANNER_MIN_TARGETS = 20  #: distinct unanswered SYN targets that make a host a scanner
 
 
+FIRST_PAYLOADS = 8  #: payload-carrying packets whose direction and size a summary keeps
+
+
 @dataclass(frozen=True, slots=True)
 class FlowSummary:
-    """A finished flow: counters per direction (index 0: a→b, 1: b→a; a sent the first packet)."""
+    """A finished flow: counters per direction (index 0: a→b, 1: b→a; a sent the first packet).
+
+    Both engines emit identical summaries: the pure path's FlowTable from every packet, the fast
+    path's kernel for every flow (Python sees only the inspected ones). Integer sums are exact;
+    the float sums add the same values in the same (packet) order.
+    """
 
     a: str
     ap: int
@@ -34,8 +42,14 @@ class FlowSummary:
     bytes: tuple[int, int]
     payload_packets: tuple[int, int]
     payload_bytes: tuple[int, int]
+    payload_sumsq: tuple[int, int]  #: Σ payload length² (size spread)
+    pushes: tuple[int, int]  #: packets with PSH set
     flags: tuple[int, int]  #: OR of the TCP flags each direction sent
-    client_is_a: bool | None  #: from the handshake or methods; None when unknown
+    gap_n: tuple[int, int]  #: gaps between consecutive payload packets of a direction
+    gap_sum: tuple[float, float]  #: Σ of those gaps (s)
+    gap_sumsq: tuple[float, float]  #: Σ gap² (periodicity: the coefficient of variation)
+    first_payloads: tuple[tuple[int, int], ...]  #: (direction, payload length) of the first packets
+    client_is_a: bool | None  #: from the first SYN; None when no handshake was seen
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,8 +17,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from detector.behaviour import Download, classify_download
-from detector.capture.model import ACK, FIN, RST, SYN, TCP, UDP, Packet
+from detector.behaviour import FIRST_PAYLOADS, Download, FlowSummary, classify_download
+from detector.capture.model import ACK, FIN, PSH, RST, SYN, TCP, UDP, Packet
 from detector.dialects import DIALECTS, claim
 from detector.encrypted import TlsWatch
 from detector.rules import load_rules
@@ -50,12 +50,22 @@ def could_be_mining(payload: bytes) -> bool:
 class Direction:
     """One direction of a flow: counters and, once inspected, reassembly and framing."""
 
-    __slots__ = ("packets", "bytes", "payload_bytes", "next_seq", "reasm", "framer")
+    __slots__ = ("packets", "bytes", "payload_bytes", "next_seq", "reasm", "framer",
+                 "payload_packets", "sumsq", "pushes", "flags", "gap_n", "gap_sum", "gap_sumsq", "last_payload_ts")
 
     def __init__(self) -> None:
         self.packets = 0
         self.bytes = 0
         self.payload_bytes = 0
+        # flow-shape accumulators, summarised when the flow ends (detector.behaviour.FlowSummary)
+        self.payload_packets = 0
+        self.sumsq = 0
+        self.pushes = 0
+        self.flags = 0
+        self.gap_n = 0
+        self.gap_sum = 0.0
+        self.gap_sumsq = 0.0
+        self.last_payload_ts: float | None = None
         self.next_seq: int | None = None  #: while not inspected: the stream position reached
         self.reasm: Reassembler | None = None
         self.framer: Framer | None = None
@@ -63,7 +73,8 @@ class Direction:
 
 class Flow:
     __slots__ = ("a", "ap", "b", "bp", "proto", "first_ts", "last_ts", "client_is_a", "role_source",
-                 "dirs", "state", "unhinted", "messages", "foreign", "session", "fin", "rst", "request", "tls")
+                 "dirs", "state", "unhinted", "messages", "foreign", "session", "fin", "rst", "request", "tls",
+                 "first_payloads", "syn_client_is_a")
 
     def __init__(self, p: Packet) -> None:
         self.a, self.ap, self.b, self.bp, self.proto = p.src, p.sport, p.dst, p.dport, p.proto
@@ -80,6 +91,8 @@ class Flow:
         self.rst = False
         self.request: str | None = None  #: URL of the last HTTP request seen on the flow
         self.tls: TlsWatch | None = None  #: the handshake of a TLS flow, until it is settled
+        self.first_payloads: list[tuple[int, int]] = []  #: (direction, length) of the first payloads
+        self.syn_client_is_a: bool | None = None  #: who opened the connection, by its first SYN
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +136,10 @@ class FlowTable:
     on_ignore: Callable[[str, int, str, int, int], None] | None = None
     #: (receiving host, Download) for every script or executable fetched over HTTP
     downloads: list[tuple[str, Download]] = field(default_factory=list)
+    #: finished flows' summaries (kept only when ``keep_summaries``; see detector.behaviour)
+    summaries: list[FlowSummary] = field(default_factory=list)
+    #: emit a FlowSummary per finished flow (the pure engine; the fast engine's kernel emits them)
+    keep_summaries: bool = False
     #: (host, "dns" | "sni", pool name) for every pool name a host looked up or sent in a ClientHello
     pool_names_seen: list[tuple[str, str, str]] = field(default_factory=list)
     _new_ips: set[str] = field(default_factory=set)
@@ -156,7 +173,22 @@ class FlowTable:
         d = flow.dirs[0 if fwd else 1]
         d.packets += 1
         d.bytes += p.wirelen
-        d.payload_bytes += len(p.payload)
+        n = len(p.payload)
+        d.payload_bytes += n
+        d.flags |= p.flags
+        if p.flags & PSH:
+            d.pushes += 1
+        if n:
+            d.payload_packets += 1
+            d.sumsq += n * n
+            if d.last_payload_ts is not None:
+                gap = p.ts - d.last_payload_ts
+                d.gap_n += 1
+                d.gap_sum += gap
+                d.gap_sumsq += gap * gap
+            d.last_payload_ts = p.ts
+            if len(flow.first_payloads) < FIRST_PAYLOADS:
+                flow.first_payloads.append((0 if fwd else 1, n))
         if p.proto == TCP:
             self._tcp(flow, p, fwd, d)
         elif p.proto == UDP and (p.sport == 53 or p.dport == 53) and p.payload:
@@ -167,6 +199,8 @@ class FlowTable:
 
     def _tcp(self, flow: Flow, p: Packet, fwd: bool, d: Direction) -> None:
         flags = p.flags
+        if flags & SYN and flow.syn_client_is_a is None:
+            flow.syn_client_is_a = fwd if not flags & ACK else not fwd
         if flags & SYN and flow.role_source == "guess":
             flow.client_is_a = fwd if not flags & ACK else not fwd
             flow.role_source = "handshake"
@@ -233,6 +267,9 @@ class FlowTable:
             direction.payload_bytes, direction.next_seq = pre.payload_bytes[i], pre.next_seq[i]
         flow.state, flow.unhinted, flow.messages, flow.foreign, flow.session = "new", pre.unhinted, 0, 0, None
         flow.fin, flow.rst, flow.request, flow.tls = list(pre.fin), pre.rst, None, None
+        # flow-shape accumulators stay empty: the kernel that counted the first packets summarises
+        flow.first_payloads = []
+        flow.syn_client_is_a = pre.client_is_a if pre.role_source == "handshake" else None
         self._flows[key] = flow
 
     # -- stream -> frames -> messages ---------------------------------------------------------
@@ -415,6 +452,8 @@ class FlowTable:
 
     def _end(self, key: tuple, flow: Flow) -> None:
         self._flows.pop(key, None)
+        if self.keep_summaries:
+            self.summaries.append(summarise(flow))
         for fwd, d in ((True, flow.dirs[0]), (False, flow.dirs[1])):
             reasm = d.reasm
             if reasm is None or d.framer is None or flow.state == "ignored":
@@ -488,6 +527,17 @@ class FlowTable:
         for m in messages:
             if len(self.warnings) < MAX_WARNINGS:
                 self.warnings.append(f"flow {flow.a}:{flow.ap}-{flow.b}:{flow.bp}: {m}")
+
+
+def summarise(flow: Flow) -> FlowSummary:
+    d0, d1 = flow.dirs
+    return FlowSummary(
+        flow.a, flow.ap, flow.b, flow.bp, flow.proto, flow.first_ts, flow.last_ts,
+        (d0.packets, d1.packets), (d0.bytes, d1.bytes), (d0.payload_packets, d1.payload_packets),
+        (d0.payload_bytes, d1.payload_bytes), (d0.sumsq, d1.sumsq), (d0.pushes, d1.pushes), (d0.flags, d1.flags),
+        (d0.gap_n, d1.gap_n), (d0.gap_sum, d1.gap_sum), (d0.gap_sumsq, d1.gap_sumsq),
+        tuple(flow.first_payloads), flow.syn_client_is_a,
+    )
 
 
 def _basic_user(b64: str) -> str | None:

@@ -27,7 +27,7 @@ from detector.finalize import session_record
 from detector.flows import FlowTable
 from detector.attribution import Attributor
 from detector.rules import load_rules
-from detector.behaviour import empty_behaviour
+from detector.behaviour import Behaviour, empty_behaviour
 from detector.hostfeatures import judge_hosts, sweep_sentences
 from detector.model import load_model
 from detector.units import attribute_hosts, build_units
@@ -82,6 +82,7 @@ def scan(paths: Iterable[str | os.PathLike[str]], options: ScanOptions | None = 
     infos: list[CaptureInfo] = []
     ips: set[str] = set()
     fast = options.engine == "fast" and fastpath.available()
+    table.keep_summaries = not fast  # the fast engine's kernel summarises the flows Python never sees
     if options.engine == "fast" and not fast:
         log.warning("detector._fastpath is not built: scanning with the pure engine")
     ips_screened = 0
@@ -139,7 +140,21 @@ def build_findings(infos: Sequence[CaptureInfo], sessions_state: Sequence[Any], 
     """Findings of a packet scan: decoded sessions finalised, then ``assemble``."""
     pool_names = {ip: d.name for ip, d in table.dns_names.items()}
     sessions = [session_record(s, pool_names) for s in sessions_state]
-    return assemble([_input_record(i) for i in infos], sessions, ips_screened, table.flows_seen, options)
+    return assemble([_input_record(i) for i in infos], sessions, ips_screened, table.flows_seen, options,
+                    behaviour_records(table))
+
+
+def behaviour_records(table: FlowTable) -> dict[str, dict[str, Any]]:
+    """What each host did around its mining, from what the flow stage recorded."""
+    behaviour = Behaviour()
+    for host, download in table.downloads:
+        behaviour.download(host, download)
+    for host, how, name in table.pool_names_seen:
+        (behaviour.pool_lookup if how == "dns" else behaviour.pool_sni)(host, name)
+    for summary in table.summaries:
+        behaviour.flow(summary)
+    scanners = behaviour.scanners()
+    return {ip: behaviour.record(ip, scanners) for ip in behaviour.hosts}
 
 
 def assemble(inputs: list[dict[str, Any]], sessions: list[dict[str, Any]], ips_screened: int, flows: int,
