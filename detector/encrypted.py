@@ -12,9 +12,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from detector.dialects import tls
+from detector.behaviour import FlowSummary
+from detector.capture.model import TCP
+from detector.dialects import sv2, tls
 from detector.errors import NeedMoreData
 from detector.rules import Pool, load_rules
+from detector.session import Session
 
 CLIENT_BYTES = 16 << 10  #: ClientHello bytes waited for
 SERVER_BYTES = 32 << 10  #: server handshake bytes waited for (certificate chains)
@@ -108,3 +111,32 @@ def _facts(hello: tls.ClientHello) -> TlsFacts:
         pass
     return TlsFacts(sni=hello.server_name.lower() if hello.server_name else None, alpn=hello.alpn,
                     ja3=ja3_md5, ja4=ja4, version=max(hello.supported_versions or (hello.version,)))
+
+
+def sv2_session(summary: FlowSummary, dns_names: dict[str, str]) -> Session | None:
+    """A Stratum V2 session when the flow's first payload sizes are its Noise NX handshake and
+    SetupConnection exchange (detector.dialects.sv2); everything after is encrypted by design."""
+    if summary.proto != TCP or len(summary.first_payloads) < 4:
+        return None
+    client_is_a = summary.client_is_a if summary.client_is_a is not None else summary.first_payloads[0][0] == 0
+    detector = sv2.Sv2Detector()
+    for direction, size in summary.first_payloads:
+        detector.feed(sv2.C2S if (direction == 0) == client_is_a else sv2.S2C, size, summary.first_ts)
+    detector.finish()
+    if not detector.is_sv2_handshake(strict=True):
+        return None
+    a = (summary.a, summary.ap, 0)
+    b = (summary.b, summary.bp, 1)
+    (c, cp, ci), (sv, sp, si) = (a, b) if client_is_a else (b, a)
+    s = Session(c, cp, sv, sp, first_seen=min(summary.first_ts, summary.last_ts),
+                last_seen=max(summary.first_ts, summary.last_ts), dialect="sv2", transport="sv2",
+                confidence="strong")
+    s.bytes_c2s, s.bytes_s2c = summary.bytes[ci], summary.bytes[si]
+    s.packets_c2s, s.packets_s2c = summary.packets[ci], summary.packets[si]
+    ev = detector.evidence
+    sizes = " ".join(f"{t.direction}:{t.size}" for t in ev.turns)
+    s.evidence.append(f"{summary.first_ts:.6f} Stratum V2 Noise NX handshake ({ev.variant}): turns {sizes}")
+    s.notes.append("Stratum V2 encrypts every message by design (spec §4.1): the hashrate is not observable")
+    if sv in dns_names:
+        s.set_once("pool", dns_names[sv], "dns")
+    return s

@@ -28,6 +28,7 @@ from detector.flows import FlowTable
 from detector.attribution import Attributor
 from detector.rules import load_rules
 from detector.behaviour import Behaviour, empty_behaviour
+from detector.encrypted import sv2_session
 from detector.hostfeatures import judge_hosts, sweep_sentences
 from detector.model import load_model
 from detector.units import attribute_hosts, build_units
@@ -139,7 +140,8 @@ def build_findings(infos: Sequence[CaptureInfo], sessions_state: Sequence[Any], 
                    ips_screened: int, options: ScanOptions) -> dict[str, Any]:
     """Findings of a packet scan: decoded sessions finalised, then ``assemble``."""
     pool_names = {ip: d.name for ip, d in table.dns_names.items()}
-    sessions = [session_record(s, pool_names) for s in sessions_state]
+    sv2 = [s for f in table.summaries if (s := sv2_session(f, pool_names)) is not None]
+    sessions = [session_record(s, pool_names) for s in [*sessions_state, *sv2]]
     return assemble([_input_record(i) for i in infos], sessions, ips_screened, table.flows_seen, options,
                     behaviour_records(table))
 

@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from conftest import PCAPS
-from detector.scan import scan
+from conftest import CORPUS, PCAPS
+from detector.scan import ScanOptions, scan
 
 TRUTH = json.loads((PCAPS / "truth.json").read_text())
 CASES = [(name, s) for name, f in TRUTH["files"].items() for s in f["sessions"]]
@@ -68,3 +68,20 @@ def test_encrypted_samples_found_at_the_right_confidence():
         elif flow["transport"] != "sv2":  # Stratum V2 needs the flow-shape stage (not yet wired)
             assert got[key]["confidence"] == flow["expected_confidence"], flow
             assert got[key]["hashrate"]["value"] is None
+
+
+def test_stratum_v2_handshake_found_from_flow_summaries():
+    sessions = scan([PCAPS / "encrypted-evasive.pcap"], ScanOptions(engine="pure"))["sessions"]
+    (flow,) = [f for f in ENCRYPTED if f["transport"] == "sv2"]
+    (s,) = [s for s in sessions if s["dialect"] == "sv2"]
+    assert (s["client"], s["server"], s["server_port"], s["confidence"]) == (
+        flow["client"], flow["server"], flow["server_port"], "strong")
+    assert s["hashrate"]["value"] is None and "encrypted" in s["hashrate"]["basis"]
+    assert "c2s:64 s2c:234" in s["evidence"][0]
+
+
+@pytest.mark.parametrize("capture", sorted(p for p in CORPUS.rglob("*") if p.suffix in (".pcap", ".pcapng")),
+                         ids=lambda p: p.name)
+def test_no_stratum_v2_false_positive_on_real_captures(capture):
+    sessions = scan([capture], ScanOptions(engine="pure"))["sessions"]
+    assert not [s for s in sessions if s["dialect"] == "sv2"]
