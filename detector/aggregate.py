@@ -37,7 +37,26 @@ def union_seconds(windows: Iterable[tuple[float, float]]) -> float:
 
 
 def _rate(sessions: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Pooled hashrate of one host's sessions of one algorithm."""
+    """Pooled hashrate of one host's sessions of one algorithm; a figure the user assumed for
+    encrypted sessions (--assume-hashrate) is added to the observed one and labelled."""
+    assumed = [s for s in sessions if s["hashrate"].get("assumed")]
+    observed = [s for s in sessions if not s["hashrate"].get("assumed")]
+    out = _observed_rate(observed) if observed else {
+        "value": None, "low": None, "high": None, "unit": sessions[0]["hashrate"]["unit"], "shares": 0,
+        "seconds": 0.0, "confidence_level": CONFIDENCE_LEVEL}
+    if not assumed:
+        return out
+    extra = sum(s["hashrate"]["work"] for s in assumed) / max(
+        union_seconds((s["first_seen"], s["last_seen"]) for s in assumed), 1e-9)
+    for key in ("value", "low", "high"):
+        out[key] = _add(out[key], extra)
+    out["assumed"] = True
+    out["basis"] = (f"includes {extra:g} {out['unit']} ASSUMED by the user for {len(assumed)} encrypted session(s)"
+                    + (f"; observed part: {out['basis']}" if out.get("basis") else ""))
+    return out
+
+
+def _observed_rate(sessions: Sequence[dict[str, Any]]) -> dict[str, Any]:
     unit = sessions[0]["hashrate"]["unit"]
     work = sum(s["hashrate"]["work"] for s in sessions)
     shares = sum(s["hashrate"]["shares"] for s in sessions)
@@ -93,6 +112,9 @@ def build_hosts(sessions: Sequence[dict[str, Any]], pue: float) -> list[dict[str
             by_alg[s["algorithm"]].append(s)
         rates = {alg: _rate(ss) for alg, ss in sorted(by_alg.items())}
         energy_day = {alg: energy(r, alg, HOURS_PER_DAY, pue) for alg, r in rates.items()}
+        for alg, r in rates.items():
+            if r.get("assumed"):  # carried into the energy figure, so reports can say so
+                energy_day[alg]["assumed"] = True
         first = min(s["first_seen"] for s in items)
         last = max(s["last_seen"] for s in items)
         window_h = union_seconds((s["first_seen"], s["last_seen"]) for s in items) / 3600
@@ -118,7 +140,8 @@ def build_hosts(sessions: Sequence[dict[str, Any]], pue: float) -> list[dict[str
             "hashrate": {**{k: rates[main][k] for k in ("value", "low", "high", "unit")}, "algorithm": main,
                          "by_algorithm": rates},
             "energy_kwh_per_day": {**_sum_ranges(energy_day.values(), ("low", "best", "high")),
-                                   "by_algorithm": energy_day, "pue": pue},
+                                   "by_algorithm": energy_day, "pue": pue,
+                                   "assumed": any(r.get("assumed") for r in rates.values())},
             "energy_kwh_window": _sum_ranges(energy_window.values(), ("low", "best", "high")),
             "egress_bytes": egress,
             "ingress_bytes": sum(s["bytes_s2c"] for s in items),

@@ -95,7 +95,8 @@ def _coin_for(algorithm: str, pool_coins: tuple[str, ...], coins: dict[str, str]
     return candidates[0] if len(candidates) == 1 else None
 
 
-def session_record(s: Session, pool_names: dict[str, str]) -> dict[str, Any]:
+def session_record(s: Session, pool_names: dict[str, str],
+                   assumed: dict[str, float] | None = None) -> dict[str, Any]:
     """The findings.json record of one confirmed session."""
     rules = load_rules()
     parts = split_login(s.login) if s.login else None
@@ -136,7 +137,7 @@ def session_record(s: Session, pool_names: dict[str, str]) -> dict[str, Any]:
         "rejected": s.rejected,
         "duplicate_submits": s.duplicates,
         "difficulty": _difficulty(s),
-        "hashrate": hashrate(s, ident.algorithm, unit, seconds),
+        "hashrate": hashrate(s, ident.algorithm, unit, seconds, (assumed or {}).get(ident.algorithm)),
         "reported_hashrate": _reported(s),
         "bytes_c2s": s.bytes_c2s,
         "bytes_s2c": s.bytes_s2c,
@@ -177,12 +178,17 @@ def _work(algorithm: str, kind: str, value: float) -> float | None:
         return None
 
 
-def hashrate(s: Session, algorithm: str, unit: str, seconds: float) -> dict[str, Any]:
+def hashrate(s: Session, algorithm: str, unit: str, seconds: float, assumed: float | None = None) -> dict[str, Any]:
     total, known, unknown = share_work_total(s, algorithm)
     out: dict[str, Any] = {"value": None, "low": None, "high": None, "unit": unit,
                            "confidence_level": CONFIDENCE_LEVEL, "shares": known, "seconds": round(seconds, 3),
                            "work": total}
     if s.dialect in ENCRYPTED:
+        if assumed is not None:  # the user's figure, not an observation: no interval, labelled everywhere
+            out.update(value=assumed, low=assumed, high=assumed, assumed=True, work=assumed * seconds,
+                       basis=f"ASSUMED by the user (--assume-hashrate {algorithm}={assumed:g}): the session is "
+                             f"encrypted ({s.dialect}) and its hashrate is not observable")
+            return out
         out["basis"] = f"not observable: the session is encrypted ({s.dialect}); shares and difficulty cannot be seen"
         return out
     if seconds <= 0:

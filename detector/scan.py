@@ -51,6 +51,8 @@ class ScanOptions:
     asn_databases: Sequence[Path] = ()  #: MaxMind-format ASN .mmdb files
     public_categories: Sequence[str] | None = None  #: None = rules/categories.toml's public set
     model: Path | None = None  #: a model trained by ``minesweep train`` (JSON); None = rules only
+    #: hashrate (H/s or Sol/s) assumed for an encrypted session of an algorithm; labelled "assumed"
+    assumed_hashrates: dict[str, float] = field(default_factory=dict)
     #: "fast": the compiled capture kernel hands Python only the packets it must inspect;
     #: "pure": every packet through Python — the reference the fast path is tested against
     engine: str = "fast"
@@ -141,7 +143,7 @@ def build_findings(infos: Sequence[CaptureInfo], sessions_state: Sequence[Any], 
     """Findings of a packet scan: decoded sessions finalised, then ``assemble``."""
     pool_names = {ip: d.name for ip, d in table.dns_names.items()}
     sv2 = [s for f in table.summaries if (s := sv2_session(f, pool_names)) is not None]
-    sessions = [session_record(s, pool_names) for s in [*sessions_state, *sv2]]
+    sessions = [session_record(s, pool_names, options.assumed_hashrates) for s in [*sessions_state, *sv2]]
     return assemble([_input_record(i) for i in infos], sessions, ips_screened, table.flows_seen, options,
                     behaviour_records(table))
 

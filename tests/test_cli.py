@@ -128,3 +128,23 @@ def test_malformed_registry_is_one_line_with_file_and_line(tmp_path):
     r = run("scan", str(MINING), "--registry", str(registry), "--out", str(tmp_path / "out"))
     assert r.returncode == 2
     assert f"{registry}:3" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_assumed_hashrate_is_labelled_everywhere(tmp_path):
+    r = run("scan", str(REPO / "pcaps" / "encrypted-evasive.pcap"), "--assume-hashrate", "randomx=5k",
+            "--out", str(tmp_path / "out"), "--quiet")
+    assert r.returncode == 0, r.stderr
+    findings = json.loads((tmp_path / "out" / "findings.json").read_text())
+    xmr = [s for s in findings["sessions"] if s["algorithm"] == "randomx"]
+    assert xmr and all(s["hashrate"]["assumed"] and s["hashrate"]["value"] == 5000.0 for s in xmr)
+    assert all(s["hashrate"]["basis"].startswith("ASSUMED by the user") for s in xmr)
+    hosts = [h for h in findings["hosts"] if h["hashrate"]["algorithm"] == "randomx"]
+    assert hosts and all(h["hashrate"]["by_algorithm"]["randomx"]["assumed"] for h in hosts)
+    others = [s for s in findings["sessions"] if s["algorithm"] != "randomx"]
+    assert all(s["hashrate"]["value"] is None for s in others)
+
+
+@pytest.mark.parametrize("bad", ["randomx", "=5k", "randomx=fast", "randomx=-3"])
+def test_bad_assumption_is_a_usage_error(tmp_path, bad):
+    r = run("scan", str(MINING), "--assume-hashrate", bad, "--out", str(tmp_path))
+    assert r.returncode == 2 and "ALGORITHM=RATE" in r.stderr

@@ -14,7 +14,7 @@ from detector.output.html import LANGS
 from detector.output.fmt import kwh, rate
 from detector.output.findings import write_findings
 from detector.output.markdown import write_markdown
-from detector.output.tables import write_hosts_csv
+from detector.output.tables import write_hosts_csv, write_units_csv
 from detector.scan import ENGINES, ScanOptions, scan
 
 
@@ -36,11 +36,30 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "(default: government,education,research,soe,healthcare)")
     p.add_argument("--model", type=Path, default=None, metavar="MODEL.json",
                    help="verdict model trained by 'minesweep train' (default: the rules alone)")
+    p.add_argument("--assume-hashrate", action="append", type=_assumption, default=[], metavar="ALG=RATE",
+                   help="hashrate to assume for an encrypted session mining ALG (e.g. randomx=5k, ethash=100M), "
+                        "labelled as assumed everywhere; default: not observable")
     p.add_argument("--engine", choices=ENGINES, default="fast",
                    help="fast: compiled capture kernel (default); pure: every packet through Python (slower, same findings)")
     p.add_argument("--lang", choices=LANGS, default="en", help="language of report.html (default en)")
     p.add_argument("--quiet", action="store_true", help="no progress and no summary table")
     p.set_defaults(run=run)
+
+
+_SI_SUFFIX = {"": 1.0, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15}
+
+
+def _assumption(text: str) -> tuple[str, float]:
+    algorithm, sep, rate = text.partition("=")
+    rate = rate.strip().removesuffix("H/s").removesuffix("Sol/s").strip()
+    suffix = rate[-1:] if rate[-1:] in _SI_SUFFIX else ""
+    try:
+        value = float(rate[: len(rate) - len(suffix)]) * _SI_SUFFIX[suffix]
+    except ValueError:
+        value = -1.0
+    if not sep or not algorithm.strip() or not 0 < value < 1e21:
+        raise argparse.ArgumentTypeError("expected ALGORITHM=RATE, e.g. randomx=5k or sha256d=100T")
+    return algorithm.strip().lower(), value
 
 
 def _pue(text: str) -> float:
@@ -71,7 +90,7 @@ def run(args: argparse.Namespace, stdout: TextIO | None = None, stderr: TextIO |
         raise UnreadableInputError(f"{args.out}: cannot create output directory ({exc.strerror})") from None
     progress = Progress(stderr) if not args.quiet and stderr.isatty() else None
     options = ScanOptions(subnet_v4=args.subnet_v4, subnet_v6=args.subnet_v6, pue=args.pue,
-                          registries=args.registry, asn_databases=args.asn_db, public_categories=args.public, model=args.model, engine=args.engine,
+                          registries=args.registry, asn_databases=args.asn_db, public_categories=args.public, model=args.model, engine=args.engine, assumed_hashrates=dict(args.assume_hashrate),
                           command=args.argv, progress=progress)
     findings = scan(args.inputs, options)
     if progress is not None:
@@ -79,11 +98,12 @@ def run(args: argparse.Namespace, stdout: TextIO | None = None, stderr: TextIO |
     write_findings(findings, args.out)
     write_markdown(findings, args.out)
     write_hosts_csv(findings, args.out)
+    write_units_csv(findings, args.out)
     write_outputs(findings, args.out, args.lang)
     if not args.quiet:
         print_summary(findings, stdout)
-        print(f"wrote {args.out / 'findings.json'}, report.md, report.html, hosts.csv, sessions.csv, subnets.csv,"
-              " iocs.csv", file=stdout)
+        print(f"wrote {args.out / 'findings.json'}, report.md, report.html, hosts.csv, units.csv, sessions.csv,"
+              " subnets.csv, iocs.csv", file=stdout)
     return 0
 
 

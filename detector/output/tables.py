@@ -43,3 +43,28 @@ def write_csv(frame: pd.DataFrame, path: Path) -> Path:
 
 def write_hosts_csv(findings: dict[str, Any], out_dir: Path) -> Path:
     return write_csv(hosts_frame(findings["hosts"]), out_dir / "hosts.csv")
+
+
+def units_frame(units: list[dict[str, Any]]) -> pd.DataFrame:
+    columns = ["unit", "category", "public_institution", "mining_ips", "ips", "sessions", "pools", "coins",
+               "hashrate_by_algorithm", "kwh_per_day_low", "kwh_per_day_best", "kwh_per_day_high", "egress_bytes",
+               "verdicts", "attribution_sources"]
+    rows = []
+    for u in units:
+        e = u["energy_kwh_per_day"]
+        rows.append({
+            "unit": u["unit"] or "", "category": u["category"], "public_institution": u["public_institution"],
+            "mining_ips": u["mining_ips"], "ips": ";".join(u["ips"]), "sessions": u["sessions"],
+            "pools": ";".join(u["pools"]), "coins": ";".join(u["coins"]),
+            "hashrate_by_algorithm": ";".join(f"{a}={r['value'] if r['value'] is not None else ''}{r['unit']}"
+                                              for a, r in u["hashrate_by_algorithm"].items()),
+            "kwh_per_day_low": e["low"], "kwh_per_day_best": e["best"], "kwh_per_day_high": e["high"],
+            "egress_bytes": u["egress_bytes"],
+            "verdicts": ";".join(f"{k}={v}" for k, v in u["verdicts"].items()),
+            "attribution_sources": ";".join(u["attribution_sources"]),
+        })
+    return pd.DataFrame(rows, columns=columns)
+
+
+def write_units_csv(findings: dict[str, Any], out_dir: Path) -> Path:
+    return write_csv(units_frame(findings.get("units", [])), out_dir / "units.csv")
