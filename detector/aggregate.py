@@ -20,6 +20,7 @@ from detector.finalize import CONFIDENCE_LEVEL
 from detector.rules import load_rules
 
 HOURS_PER_DAY = 24.0
+CONFIDENCE_ORDER = ("confirmed", "strong", "suspected")  #: best first
 
 
 def union_seconds(windows: Iterable[tuple[float, float]]) -> float:
@@ -146,7 +147,7 @@ def build_hosts(sessions: Sequence[dict[str, Any]], pue: float) -> list[dict[str
             "egress_bytes": egress,
             "ingress_bytes": sum(s["bytes_s2c"] for s in items),
             "egress_mbps": egress * 8 / 1e6 / (last - first) if last > first else None,
-            "confidence": "confirmed",
+            "confidence": min((s["confidence"] for s in items), key=CONFIDENCE_ORDER.index),
         })
     return hosts
 

@@ -163,3 +163,11 @@ def test_plain_json_rpc_is_not_claimed_as_mining(raw):
 def test_hostile_lines_never_raise(raw):
     msg = parse_message(raw)
     assert msg is None or msg.method is None or isinstance(msg.method, str)
+
+
+def test_xmrig_algorithm_list_does_not_name_the_mined_algorithm_until_the_job_does():
+    s = feed(session(), [(True, b'{"id":1,"jsonrpc":"2.0","method":"login","params":{"login":"x","pass":"x",'
+                               b'"agent":"XMRig/6.21.0","algo":["cn/1","cn/2","cn/r","rx/0","rx/wow"]}}\n')])
+    assert s.algo_hint is None
+    feed(s, [(False, b'{"jsonrpc":"2.0","method":"job","params":{"blob":"0707","job_id":"1","target":"b88d0600","algo":"rx/0"}}\n')])
+    assert s.algo_hint == "rx/0"

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from detector.commands import report, scan, train
+from detector.commands import report, rules_export, scan, suricata, train, zeek
 
-COMMANDS = (scan, report, train)
+COMMANDS = (scan, report, zeek, suricata, rules_export, train)

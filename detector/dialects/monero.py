@@ -64,7 +64,9 @@ def on_message(s: Session, msg: Message, from_client: bool, ts: float) -> None:
         s.set_once("agent", p.get("agent") if isinstance(p.get("agent"), str) else None)
         s.set_once("worker", p.get("rigid") if isinstance(p.get("rigid"), str) else None)
         algos = p.get("algo")
-        if isinstance(algos, list) and algos and isinstance(algos[0], str):
+        # the login lists every algorithm the miner can run (XMRig 6 starts with cn/1); the pool
+        # picks one in its job — only a single-entry list names the algorithm by itself
+        if isinstance(algos, list) and len(algos) == 1 and isinstance(algos[0], str):
             s.algo_hint = s.algo_hint or algos[0][:32]
         s.expect_reply(msg, ts)
     elif msg.method == "submit":
