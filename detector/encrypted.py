@@ -16,7 +16,8 @@ from detector.behaviour import FlowSummary
 from detector.capture.model import TCP
 from detector.dialects import sv2, tls
 from detector.errors import NeedMoreData
-from detector.rules import Pool, load_rules
+from detector import poollists
+from detector.rules import Pool
 from detector.session import Session
 
 CLIENT_BYTES = 16 << 10  #: ClientHello bytes waited for
@@ -91,11 +92,11 @@ class TlsWatch:
     def _match_names(self, certificates: bool = False) -> str:
         facts = self.facts
         assert facts is not None
-        rules = load_rules()
+        intel = poollists.active()
         candidates = ([(n, "tls-certificate") for n in facts.cert_names] if certificates
                       else [(facts.sni, "tls-sni"), (self.server_name_by_dns, "dns")])
         for name, source in candidates:
-            pool = rules.pool_for_host(name.lstrip("*.")) if name else None
+            pool = intel.pool_for_host(name) if name else None
             if pool is not None:
                 facts.pool, facts.pool_name, facts.pool_source = pool, name.lstrip("*.").lower(), source
                 return "pool"

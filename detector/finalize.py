@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from detector import chains, estimate
+from detector import chains, estimate, poollists
 from detector.resources import rules_dir
 from detector.rules import load_rules
 from detector.session import Session
@@ -106,7 +106,7 @@ def session_record(s: Session, pool_names: dict[str, str],
     pool, pool_source = s.pool, s.pool_source
     if pool is None and s.server in pool_names:
         pool, pool_source = pool_names[s.server], "dns"
-    known = rules.pool_for_host(pool) if pool else None
+    known = poollists.active().pool_for_host(pool) if pool else None
     ident = identify(s, wallet.coin if wallet else None, coins_for_host(pool, known.coins) if known else ())
     seconds = max(s.last_seen - s.first_seen, 0.0)
     unit = rules.algorithms[ident.algorithm].unit if ident.algorithm in rules.algorithms else "H/s"

@@ -21,7 +21,7 @@ from detector.behaviour import FIRST_PAYLOADS, Download, FlowSummary, classify_d
 from detector.capture.model import ACK, FIN, PSH, RST, SYN, TCP, UDP, Packet
 from detector.dialects import DIALECTS, claim
 from detector.encrypted import TlsWatch
-from detector.rules import load_rules
+from detector import poollists
 from detector.jsonrpc import parse_body, parse_message
 from detector.reassembly import MASK, Framer, HttpHead, Reassembler, seq_after
 from detector.session import Session
@@ -428,7 +428,7 @@ class FlowTable:
         if msg is None or not msg.qr:
             return
         asked = msg.questions[0].name if msg.questions else None
-        if asked and load_rules().pool_for_host(asked) is not None and len(self.pool_names_seen) < MAX_DOWNLOADS:
+        if asked and poollists.active().pool_for_host(asked) is not None and len(self.pool_names_seen) < MAX_DOWNLOADS:
             self.pool_names_seen.append((p.dst, "dns", asked.rstrip(".").lower()[:253]))
         for answer in msg.answers:
             if answer.rtype in (1, 28) and answer.data and len(self.dns_names) < MAX_DNS_NAMES:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from detector import __version__
+from detector import __version__, poollists
 from detector.aggregate import build_hosts, build_subnets, build_summary
 from detector.capture import fast as fastpath
 from detector.capture import is_capture_file, open_capture
@@ -51,6 +51,7 @@ class ScanOptions:
     asn_databases: Sequence[Path] = ()  #: MaxMind-format ASN .mmdb files
     public_categories: Sequence[str] | None = None  #: None = rules/categories.toml's public set
     model: Path | None = None  #: a model trained by ``minesweep train`` (JSON); None = rules only
+    pool_lists: Sequence[Path] = ()  #: the user's pool domain lists (plain, hosts, adblock style)
     #: hashrate (H/s or Sol/s) assumed for an encrypted session of an algorithm; labelled "assumed"
     assumed_hashrates: dict[str, float] = field(default_factory=dict)
     #: "fast": the compiled capture kernel hands Python only the packets it must inspect;
@@ -81,6 +82,11 @@ def expand_inputs(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
 def scan(paths: Iterable[str | os.PathLike[str]], options: ScanOptions | None = None) -> dict[str, Any]:
     options = options or ScanOptions()
     files = expand_inputs(paths)
+    with poollists.using(poollists.intelligence(options.pool_lists)):
+        return _scan(files, options)
+
+
+def _scan(files: list[Path], options: ScanOptions) -> dict[str, Any]:
     table = FlowTable()
     infos: list[CaptureInfo] = []
     ips: set[str] = set()

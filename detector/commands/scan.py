@@ -34,6 +34,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--public", type=lambda t: [c.strip() for c in t.split(",") if c.strip()], default=None,
                    metavar="CATEGORIES", help="categories that count as public institutions "
                    "(default: government,education,research,soe,healthcare)")
+    p.add_argument("--pool-list", action="append", type=Path, default=[], metavar="FILE",
+                   help="more pool domains: a plain list, a hosts file or ||name^ lines, e.g. CoinBlockerLists "
+                        "(repeatable; the allow-list of exchanges and wallets still applies)")
     p.add_argument("--model", type=Path, default=None, metavar="MODEL.json",
                    help="verdict model trained by 'minesweep train' (default: the rules alone)")
     p.add_argument("--assume-hashrate", action="append", type=_assumption, default=[], metavar="ALG=RATE",
@@ -90,7 +93,7 @@ def run(args: argparse.Namespace, stdout: TextIO | None = None, stderr: TextIO |
         raise UnreadableInputError(f"{args.out}: cannot create output directory ({exc.strerror})") from None
     progress = Progress(stderr) if not args.quiet and stderr.isatty() else None
     options = ScanOptions(subnet_v4=args.subnet_v4, subnet_v6=args.subnet_v6, pue=args.pue,
-                          registries=args.registry, asn_databases=args.asn_db, public_categories=args.public, model=args.model, engine=args.engine, assumed_hashrates=dict(args.assume_hashrate),
+                          registries=args.registry, asn_databases=args.asn_db, public_categories=args.public, model=args.model, pool_lists=args.pool_list, engine=args.engine, assumed_hashrates=dict(args.assume_hashrate),
                           command=args.argv, progress=progress)
     findings = scan(args.inputs, options)
     if progress is not None:

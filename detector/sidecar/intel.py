@@ -25,6 +25,7 @@ from __future__ import annotations
 import functools
 import re
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -277,10 +278,22 @@ class NameMatch:
 class PoolIntel:
     """Pool names of rules/pools.toml minus the allow-list (longest suffix wins)."""
 
-    def __init__(self, rules: Rules | None = None, allowlist: AllowList | None = None) -> None:
+    def __init__(self, rules: Rules | None = None, allowlist: AllowList | None = None,
+                 extra_pools: Iterable[Pool] = ()) -> None:
         self.rules = rules if rules is not None else load_rules()
         self.allowlist = allowlist if allowlist is not None else load_allowlist(self.rules.directory)
+        # user-supplied pool lists (detector.poollists) add names; rules/pools.toml keeps its own
+        self.index: dict[str, Pool] = dict(self.rules.domain_index)
+        for pool in extra_pools:  # a user's list never overrides the allow-list, at any depth
+            for domain in pool.domains:
+                if self.allowlist.match(domain) is None:
+                    self.index.setdefault(domain, pool)
         self._cache: dict[str, NameMatch | None] = {}
+
+    def pool_for_host(self, text: object) -> Pool | None:
+        """The pool a name (DNS name, SNI, Host header) belongs to, allow-list applied."""
+        m = self.pool(text)
+        return m.pool if m is not None else None
 
     def classify(self, text: object) -> NameMatch | None:
         """The pool or allow-list entry ``text`` falls under (longest suffix), else None."""
@@ -300,7 +313,7 @@ class PoolIntel:
         if exact is not None:
             return NameMatch(name, name, None, exact)
         labels = name.split(".")
-        index = self.rules.domain_index
+        index = self.index
         for i in range(len(labels) - 1):
             suffix = ".".join(labels[i:])
             pool = index.get(suffix)
