@@ -2,7 +2,9 @@
 ``register(subparsers)``); this is the only place that turns errors into messages and exit codes:
 
     0  success            2  an input could not be used (one line on stderr, no traceback)
-    1  unexpected error   130 interrupted
+    1  unexpected error   3  partial results: some input files could not be scanned (named on
+                             stderr); the outputs cover the others
+                          130 interrupted
 """
 
 from __future__ import annotations

@@ -148,3 +148,27 @@ def test_assumed_hashrate_is_labelled_everywhere(tmp_path):
 def test_bad_assumption_is_a_usage_error(tmp_path, bad):
     r = run("scan", str(MINING), "--assume-hashrate", bad, "--out", str(tmp_path))
     assert r.returncode == 2 and "ALGORITHM=RATE" in r.stderr
+
+
+def _masked(path: Path) -> dict:
+    doc = json.loads(path.read_text())
+    for key in ("generated_at", "command"):
+        doc.pop(key)
+    return doc
+
+
+def test_jobs_and_serial_scans_agree_on_the_bundled_samples(tmp_path):
+    one = run("scan", str(REPO / "pcaps"), "--jobs", "1", "--engine", "pure", "--out", str(tmp_path / "one"), "--quiet")
+    two = run("scan", str(REPO / "pcaps"), "--jobs", "2", "--out", str(tmp_path / "two"), "--quiet")
+    assert one.returncode == two.returncode == 0, (one.stderr, two.stderr)
+    assert _masked(tmp_path / "one" / "findings.json") == _masked(tmp_path / "two" / "findings.json")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--engine", "dask"], "needs --scheduler"),
+    (["--scheduler", "tcp://127.0.0.1:1"], "--scheduler is for --engine dask"),
+    (["--watch-max-files", "2"], "--watch-max-files is for --watch"),
+])
+def test_inconsistent_scale_options_are_one_line_errors(tmp_path, args, message):
+    r = run("scan", str(MINING), "--out", str(tmp_path), *args)
+    assert r.returncode == 2 and message in r.stderr and len(r.stderr.strip().splitlines()) == 1

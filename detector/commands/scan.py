@@ -4,25 +4,30 @@ from __future__ import annotations
 
 import argparse
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import TextIO
 
 from detector.commands.report import write_outputs
-from detector.errors import UnreadableInputError
+from detector.errors import InputError, UnreadableInputError
 from detector.output.html import LANGS
 from detector.output.fmt import kwh, rate
 from detector.output.findings import write_findings
 from detector.output.markdown import write_markdown
 from detector.output.tables import write_hosts_csv, write_units_csv
-from detector.scan import ENGINES, ScanOptions, scan
+from detector.parallel import (
+    FileResult, InlineEngine, LocalEngine, LostFile, ScanOutcome, default_jobs, install_stop_handlers, order_files,
+    run_jobs, watch,
+)
+from detector.scan import ENGINES, ScanOptions, expand_inputs, scan
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("scan", help="scan packet captures for mining",
                        description="Scan pcap/pcapng captures (plain or gzip, files or directories) for "
                                    "cryptocurrency mining and write findings.json, report.md and hosts.csv.")
-    p.add_argument("inputs", nargs="+", metavar="CAPTURE_OR_DIR")
+    p.add_argument("inputs", nargs="*", metavar="CAPTURE_OR_DIR", help="captures or directories (none with --watch)")
     p.add_argument("--out", required=True, type=Path, metavar="DIR", help="output directory (created)")
     p.add_argument("--subnet-v4", type=_prefix(32), default=24, metavar="N", help="IPv4 subnet prefix (default 24)")
     p.add_argument("--subnet-v6", type=_prefix(128), default=64, metavar="N", help="IPv6 subnet prefix (default 64)")
@@ -42,8 +47,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--assume-hashrate", action="append", type=_assumption, default=[], metavar="ALG=RATE",
                    help="hashrate to assume for an encrypted session mining ALG (e.g. randomx=5k, ethash=100M), "
                         "labelled as assumed everywhere; default: not observable")
-    p.add_argument("--engine", choices=ENGINES, default="fast",
-                   help="fast: compiled capture kernel (default); pure: every packet through Python (slower, same findings)")
+    p.add_argument("--engine", choices=(*ENGINES, "dask"), default="fast",
+                   help="fast: compiled capture kernel (default); pure: every packet through Python (slower, same "
+                        "findings); dask: one file per task on a Dask cluster (needs --scheduler)")
+    scale = p.add_argument_group("many files", "scan files in parallel, on a cluster, or as a ring buffer fills "
+                                 "(docs/scaling.md); the findings are those of one serial scan")
+    scale.add_argument("--jobs", type=_count, default=None, metavar="N",
+                       help="worker processes, one file each (default: the usable cores; 1: this process only)")
+    scale.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler for --engine dask, e.g. tcp://10.0.0.5:8786; "
+                       "the workers must read the captures at the same path")
+    scale.add_argument("--watch", type=Path, metavar="DIR",
+                       help="scan the captures a ring buffer (dumpcap -b) writes into DIR as each is closed, rewriting "
+                            "the outputs after each file, until Ctrl-C or SIGTERM")
+    scale.add_argument("--settle", type=_seconds, default=30.0, metavar="SECONDS",
+                       help="with --watch: the newest file counts as closed once it has not grown for this long (default 30)")
+    scale.add_argument("--watch-max-files", type=_count, default=None, metavar="N", help="with --watch: stop after N files")
     p.add_argument("--lang", choices=LANGS, default="en", help="language of report.html (default en)")
     p.add_argument("--quiet", action="store_true", help="no progress and no summary table")
     p.set_defaults(run=run)
@@ -75,6 +93,26 @@ def _pue(text: str) -> float:
     return value
 
 
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("must be a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("must be a number of seconds") from None
+    if not 0 <= value <= 86400:
+        raise argparse.ArgumentTypeError("must be 0..86400")
+    return value
+
+
 def _prefix(maximum: int):
     def parse(text: str) -> int:
         value = int(text)
@@ -91,23 +129,100 @@ def run(args: argparse.Namespace, stdout: TextIO | None = None, stderr: TextIO |
         args.out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UnreadableInputError(f"{args.out}: cannot create output directory ({exc.strerror})") from None
-    progress = Progress(stderr) if not args.quiet and stderr.isatty() else None
+    _check_scale(args)
+    progress = Progress(stderr) if not args.quiet and stderr.isatty() and args.watch is None else None
     options = ScanOptions(subnet_v4=args.subnet_v4, subnet_v6=args.subnet_v6, pue=args.pue,
-                          registries=args.registry, asn_databases=args.asn_db, public_categories=args.public, model=args.model, pool_lists=args.pool_list, engine=args.engine, assumed_hashrates=dict(args.assume_hashrate),
+                          registries=args.registry, asn_databases=args.asn_db, public_categories=args.public, model=args.model, pool_lists=args.pool_list, engine="pure" if args.engine == "dask" else args.engine, assumed_hashrates=dict(args.assume_hashrate),
                           command=args.argv, progress=progress)
-    findings = scan(args.inputs, options)
+    if args.watch is not None:
+        return _watch(args, options, stdout, stderr)
+    files = expand_inputs(args.inputs)
+    if len(files) > 1:
+        files = order_files(files)  # first timestamp: a rotated capture in the order it was written
+    jobs = args.jobs or default_jobs()
+    code = 0
+    if args.engine == "dask" or (jobs > 1 and len(files) > 1):
+        outcome = run_jobs(files, options, jobs=jobs, engine=_engine(args, jobs) if args.engine == "dask" else None)
+        _tell_outcome(outcome, len(files), args.quiet, stderr)
+        findings, code = outcome.findings, outcome.exit_code
+    else:
+        findings = scan(files, options)
     if progress is not None:
         progress.done()
+    _write(findings, args)
+    if not args.quiet:
+        print_summary(findings, stdout)
+        print(f"wrote {args.out / 'findings.json'}, report.md, report.html, hosts.csv, units.csv, sessions.csv,"
+              " subnets.csv, iocs.csv", file=stdout)
+    return code
+
+
+def _write(findings: dict, args: argparse.Namespace) -> None:
     write_findings(findings, args.out)
     write_markdown(findings, args.out)
     write_hosts_csv(findings, args.out)
     write_units_csv(findings, args.out)
     write_outputs(findings, args.out, args.lang)
-    if not args.quiet:
-        print_summary(findings, stdout)
-        print(f"wrote {args.out / 'findings.json'}, report.md, report.html, hosts.csv, units.csv, sessions.csv,"
-              " subnets.csv, iocs.csv", file=stdout)
-    return 0
+
+
+def _check_scale(args: argparse.Namespace) -> None:
+    if args.engine == "dask" and not args.scheduler:
+        raise InputError("--engine dask needs --scheduler ADDRESS (the Dask scheduler, e.g. tcp://10.0.0.5:8786)")
+    if args.scheduler and args.engine != "dask":
+        raise InputError("--scheduler is for --engine dask")
+    if args.watch is None and not args.inputs:
+        raise InputError("nothing to scan: give CAPTURE_OR_DIR arguments, or --watch DIR")
+    if args.watch is not None and args.inputs:
+        raise InputError("--watch DIR takes no CAPTURE_OR_DIR arguments")
+    if args.watch is None and args.watch_max_files is not None:
+        raise InputError("--watch-max-files is for --watch")
+
+
+def _engine(args: argparse.Namespace, jobs: int):
+    if args.engine == "dask":
+        from detector.dask_engine import DaskEngine
+
+        return DaskEngine(args.scheduler)
+    return LocalEngine(jobs) if jobs > 1 else InlineEngine()
+
+
+def _tell_outcome(outcome: ScanOutcome, count: int, quiet: bool, stderr: TextIO) -> None:
+    for path, why in outcome.serial if not quiet else ():
+        print(f"minesweep: note: {path}: read in the main process ({why})", file=stderr)
+    for lost in outcome.lost:
+        print(f"minesweep: warning: {lost.path}: not scanned: {lost.reason}", file=stderr)
+    if outcome.lost:
+        print(f"minesweep: {len(outcome.lost)} of {count} files could not be scanned: partial results (exit 3)",
+              file=stderr)
+
+
+def _watch(args: argparse.Namespace, options: ScanOptions, stdout: TextIO, stderr: TextIO) -> int:
+    engine = _engine(args, args.jobs or default_jobs())
+    stop = threading.Event()
+    restore = install_stop_handlers(stop)
+    taken = [0]
+
+    def update(findings: dict, result: FileResult | LostFile) -> None:
+        _write(findings, args)
+        taken[0] += 1
+        if isinstance(result, LostFile) or result.error is not None:
+            reason = result.reason if isinstance(result, LostFile) else result.error
+            print(f"minesweep: warning: {result.path}: not scanned: {reason}", file=stderr)
+        elif not args.quiet:
+            s = findings["summary"]
+            print(f"{Path(result.path).name}: {s['packets']:,} packets, {s['sessions']} sessions, "
+                  f"{s['mining_ips']} mining IPs so far", file=stdout, flush=True)
+
+    try:
+        outcome = watch(args.watch, update, options, engine=engine, settle=args.settle,
+                        max_files=args.watch_max_files, stop=stop)
+    finally:
+        restore()
+        engine.close()
+    _tell_outcome(outcome, taken[0], args.quiet, stderr)
+    if outcome.findings is not None and not args.quiet:
+        print_summary(outcome.findings, stdout)
+    return outcome.exit_code
 
 
 class Progress:
