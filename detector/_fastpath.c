@@ -5,10 +5,13 @@
  * buffer, decodes link / IP / TCP / UDP exactly like detector/capture (link.py, ip.py, pcap.py,
  * pcapng.py), and keeps the per-flow bookkeeping that detector/flows.py's FlowTable.add/_tcp do
  * for flows nobody inspects yet ("new") or any more ("ignored"). Python only receives the packets
- * it would actually look at, as a list of events per call:
+ * it would actually look at, as batches of events, in capture order:
  *
  *   (EV_PRELUDE, fid, Prelude)       a flow is handed over: its state before the next packet
  *   (EV_PACKET, fid, Packet)         a packet for FlowTable.add
+ *   (EV_ACKS, fid, key, packets, bytes, flags, pushes, last_ts)
+ *                                    pure ACKs of a handed-over flow held back (FlowTable.credit);
+ *                                    last_ts is None when a later packet was handed over
  *   (EV_SWEEP, ts)                   the idle sweep ran after this packet (FlowTable.sweep(ts))
  *   (EV_WARN, offset, message)       a capture warning, same wording and offset as the Python stage
  *   (EV_FRAGMENT, version, ip, ts)   an IP fragment (ip = bytes of the IP packet): Python
@@ -18,24 +21,59 @@
  * packet goes to Python: an inspected TCP flow, a UDP flow on port 53, or a flow that replaced a
  * PYTHON flow). A PYTHON flow becomes IGNORED only when Python says so (Kernel.ignore).
  *
- * Python API (see detector/capture/fast.py, which drives it):
+ * Two halves. The walk (records, link / IP / TCP decoding, the flow table, the selection) touches
+ * no Python object: it runs with the GIL released and records its events as plain C structs in a
+ * BatchData (decoded fields, payloads as pointers into the caller's buffer, prelude snapshots,
+ * warning texts). Materialisation turns a batch into Python objects, one event per step of the
+ * Batch iterator, holding the GIL. The walk runs either in the calling thread (walk(), feed()) or
+ * in a walker thread of the kernel (start() / next() / stop()): a POSIX thread, not a Python
+ * one, because a Python thread would need the GIL back after every walk and wait up to the
+ * interpreter's switch interval (5 ms) for a main thread busy in FlowTable. The walker keeps at
+ * most one finished batch ahead of the one Python is dispatching, and waits after a batch that
+ * ends at a fragment (the barrier: observe() must run the reassembled packet through the flow
+ * table before the walk goes on); the next call of next() releases it.
+ *
+ * Ignores. Kernel.ignore() never touches the flow table (the walker may be using it): it queues
+ * the flow (under a mutex) and puts its serial number in the skip set; the next walk (or observe)
+ * applies the queued ignores first, to the flow of that serial number only (a newer flow on the
+ * same tuple keeps its state), and lists them in its batch. The Batch iterator drops PACKET and
+ * ACKS events of flows in the skip set, so packets walked before the kernel saw the ignore never
+ * reach FlowTable (nor become Python objects); an entry leaves the set when the batch that
+ * applied it is iterated (that batch and later ones hold no event of the flow).
+ *
+ * Held ACKs (hold_acks=True). A pure ACK of a PYTHON TCP flow (no payload, no SYN / FIN / RST)
+ * only moves the flow's counters in FlowTable.add. The kernel keeps those counts and hands them
+ * over (EV_ACKS) only where FlowTable reads them: before a packet of the flow that FlowTable
+ * would otherwise find idle, before the flow is replaced (its end), before every idle sweep and
+ * at the end of each file. Everything else FlowTable computes is unchanged.
+ *
+ * Python API (see detector/capture/fast.py, which drives it; detector/_fastpath.pyi):
  *   Kernel(hints, unhinted_limit, idle_timeout, sweep_every, max_caplen, max_block, max_tags,
- *          max_ext_headers, addr_cache_size, packet_cls, prelude_cls, name6, seed)
+ *          max_ext_headers, addr_cache_size, packet_cls, prelude_cls, name6, seed, hold_acks=False)
  *   begin(kind)                       start a file: 0 = pcap, 1 = pcapng
- *   feed(buf, pos, base, final, budget) -> (pos, status, events, need)
- *   observe(packet) -> events         a reassembled Packet, through the same per-packet logic
- *   ignore(a, ap, b, bp, proto, fid) -> bool
+ *   walk(buf, pos, base, final, budget) -> Batch    one walk in this thread (GIL released)
+ *   feed(buf, pos, base, final, budget) -> (pos, status, events, need)   walk + list(batch)
+ *   start(buf, pos, base, budget)     walk the whole of buf (final) in the walker thread
+ *   next() -> Batch | None            the next batch of the walker (None once it has ended)
+ *   stop()                            end and join the walker, release buf (idempotent)
+ *   observe(packet) -> Batch          a reassembled Packet, through the same per-packet logic
+ *   ignore(a, ap, b, bp, proto, fid)  Python stopped inspecting flow instance `fid`
  *   file_stats() -> (records, bytes, first_ts, last_ts, linktypes, unsupported, malformed,
  *                    truncated, decoded)
- *   counts() -> (flows_seen, distinct_ips, selected)
+ *   counts() -> (flows_seen, distinct_ips, selected, held)
+ *   Batch: iterator of event tuples; pos, status, need, decoded, barrier; close()
  *
  * No Python object is created for a packet that is not selected; memory grows with the number of
- * live flows (swept when idle) and distinct addresses only.
+ * live flows (swept when idle) and distinct addresses only; a batch holds at most
+ * MAX_EVENTS_PER_CALL events (plus the held-ACK counts flushed by one sweep).
  */
 #define PY_SSIZE_T_CLEAN
 #define _GNU_SOURCE
 #include <Python.h>
+#include <structmember.h>
 #include <arpa/inet.h>
+#include <pthread.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -47,6 +85,7 @@
 #define F_FIN 0x01
 #define F_SYN 0x02
 #define F_RST 0x04
+#define F_PSH 0x08
 #define F_ACK 0x10
 
 #define ETH_IPV4 0x0800
@@ -71,14 +110,16 @@
 #define EXT_FRAGMENT 44
 #define EXT_AH 51
 
-enum { EV_PACKET = 0, EV_PRELUDE = 1, EV_SWEEP = 2, EV_WARN = 3, EV_FRAGMENT = 4 };
+enum { EV_PACKET = 0, EV_PRELUDE = 1, EV_SWEEP = 2, EV_WARN = 3, EV_FRAGMENT = 4, EV_ACKS = 5 };
 enum { ST_MORE = 0, ST_NEED = 1, ST_DONE = 2 };
 enum { FLOW_EMPTY = 0, FLOW_NEW = 1, FLOW_PYTHON = 2, FLOW_IGNORED = 3 };
 enum { KIND_PCAP = 0, KIND_PCAPNG = 1 };
 enum { DEC_NONE = 0, DEC_PACKET = 1, DEC_FRAGMENT = 2 };
+enum { ERR_NONE = 0, ERR_NOMEM = 1, ERR_VALUE = 2 };
 
 #define MAX_HINTS 32
 #define MAX_EVENTS_PER_CALL 65536
+#define MAX_FIELDS 16
 
 /* ------------------------------------------------------------------------------------------ */
 /* Byte readers. `be` selects big-endian for the container formats' own fields.               */
@@ -114,12 +155,14 @@ typedef struct {
     uint8_t flags;
     uint32_t seq, ack;
     int snapped;
-    const uint8_t *payload;
+    const uint8_t *payload;   /* into the walked buffer, or into obj's payload */
     Py_ssize_t plen;
-    PyObject *obj;            /* the Packet object when Python built it (observe), else NULL */
+    PyObject *obj;            /* the Packet object when Python built it (observe), else NULL;
+                               * borrowed: the observe batch holds a reference */
 } Pkt;
 
-/* One flow: exactly the fields of detector.flows.Prelude, plus lifecycle and identity. */
+/* One flow: exactly the fields of detector.flows.Prelude, plus lifecycle, identity and the
+ * counts of held-back pure ACKs. */
 typedef struct {
     uint8_t a[16], b[16];     /* a = sender of the flow's first packet */
     uint16_t ap, bp;
@@ -136,6 +179,14 @@ typedef struct {
     uint64_t fid;             /* serial number of this flow instance (1, 2, ...) */
     uint64_t packets[2], bytes[2], payload[2];
     double first_ts, last_ts;
+    /* PYTHON flows: pure ACKs not handed over yet (per direction) and what FlowTable knows */
+    uint8_t held;             /* some counts are held */
+    uint8_t held_last;        /* the flow's last packet is a held one, at held_ts */
+    uint8_t held_flags[2];    /* OR of their TCP flags */
+    uint32_t held_pushes[2];  /* those with PSH set */
+    uint64_t held_packets[2], held_bytes[2];
+    double held_ts;
+    double py_ts;             /* the flow's last_ts as FlowTable holds it */
 } Flow;
 
 /* One distinct address (the "IPs screened" set). */
@@ -197,6 +248,63 @@ typedef struct {
     uint64_t decoded;         /* TCP/UDP packets given to the flow logic */
 } FileState;
 
+
+/* One event of a batch, as plain data (materialised by the Batch iterator). */
+typedef struct {
+    uint8_t kind;             /* EV_* */
+    uint64_t fid;             /* PACKET, PRELUDE, ACKS: the flow's serial number */
+    union {
+        Pkt pkt;              /* PACKET */
+        size_t flow;          /* PRELUDE, ACKS: index of the flow's snapshot in BatchData.flows */
+        double ts;            /* SWEEP */
+        struct {
+            int64_t offset;
+            size_t at, len;   /* the message in BatchData.text */
+        } warn;
+        struct {
+            int version;
+            const uint8_t *data; /* into the walked buffer */
+            Py_ssize_t len;
+            double ts;
+        } frag;
+    } u;
+} Ev;
+
+/* What one walk produced: its events and where it stopped. Allocated and filled without the GIL
+ * (PyMem_Raw*), owned by the walker until handed over, then by a Batch object. */
+typedef struct {
+    Ev *ev;
+    size_t n, cap;
+    Flow *flows;              /* snapshots for PRELUDE and ACKS events */
+    size_t n_flows, cap_flows;
+    char *text;               /* warning messages */
+    size_t n_text, cap_text;
+    uint64_t *applied;        /* serial numbers whose ignore this walk applied before walking */
+    size_t n_applied, cap_applied;
+    Py_ssize_t pos, need;
+    int status;               /* ST_*, or -1: err says why */
+    int barrier;              /* the walk stopped after a fragment */
+    uint64_t decoded;         /* the file's TCP/UDP packets decoded so far */
+    int err;                  /* ERR_* */
+    char errmsg[96];
+} BatchData;
+
+/* An ignore() not yet applied to the flow table. */
+typedef struct {
+    uint8_t a[16], b[16];
+    uint16_t ap, bp;
+    uint8_t proto, v6;
+    uint64_t fid;
+} PendingIgnore;
+
+/* Builds instances of a record class (Packet, Prelude) from positional field values. */
+typedef struct {
+    PyObject *cls;
+    PyTypeObject *type;       /* set: store the fields into the slots directly (see maker_init) */
+    int n;
+    Py_ssize_t off[MAX_FIELDS];
+} Maker;
+
 typedef struct {
     PyObject_HEAD
     /* configuration, from Python (detector.flows / detector.capture constants) */
@@ -209,25 +317,64 @@ typedef struct {
     uint64_t sweep_every;
     uint32_t max_caplen, max_block, max_tags, max_ext;
     size_t addr_cache_size;
-    PyObject *packet_cls, *prelude_cls, *name6;
+    int hold_acks;
+    Maker packet, prelude;
+    PyObject *name6;
     PyObject *s_guess, *s_handshake;
     uint64_t seed;
+    /* --- walk state: used by one walk at a time (walker thread, or the caller's) --- */
     /* flows: open addressing, linear probing, backward-shift deletion */
     Flow *flows;
     size_t cap, count;
-    uint64_t next_fid, flows_seen, since_sweep, selected;
+    uint64_t next_fid, flows_seen, since_sweep;
+    int any_held;             /* some flow may hold ACK counts */
     /* distinct addresses of created flows */
     IpSlot *ips;
     size_t ips_cap, ips_count;
-    /* address texts */
-    NameSlot *names;
-    size_t names_cap, names_count;
     /* current file */
     FileState fs;
-    /* current call */
-    PyObject *events;
+    /* current walk */
+    BatchData *cur;
     int stop;                 /* end the batch after this record (a fragment was emitted) */
+    /* --- materialisation state: the thread holding the GIL --- */
+    NameSlot *names;
+    size_t names_cap, names_count;
+    uint64_t *skip;           /* serial numbers of ignored flows whose events are dropped */
+    size_t skip_cap, skip_count;
+    uint64_t selected, held;  /* packets handed to Python: as Packets, or held ACKs as counts */
+    int busy;                 /* a walk() runs in some thread (GIL released) */
+    /* --- the walker thread; fields below `mu` are shared under it --- */
+    int running;              /* started and not yet stopped */
+    pthread_t thread;
+    Py_buffer run_view;       /* the buffer walked by the walker */
+    Py_ssize_t run_pos, run_budget;
+    int64_t run_base;
+    pthread_mutex_t mu;
+    pthread_cond_t wake_walker, wake_main;
+    int stopping;             /* stop() asks the walker to end */
+    int at_barrier;           /* the walker waits: its last batch ended at a fragment */
+    int walker_done;          /* the walker has made its last batch (or failed) */
+    int walker_err;           /* ERR_NOMEM: the walker could not allocate a batch */
+    BatchData *ready;         /* a finished batch not yet taken by next() */
+    PendingIgnore *pending;
+    size_t n_pending, cap_pending;
 } Kernel;
+
+/* The Python face of one BatchData. */
+typedef struct {
+    PyObject_HEAD
+    Kernel *kernel;
+    BatchData *b;
+    Py_buffer view;           /* keeps the walked buffer alive while its events are read */
+    int has_view;
+    PyObject *hold;           /* observe(): the packet object the event borrows */
+    size_t next;              /* next event */
+    int started;
+    Py_ssize_t pos, need;     /* the walk's facts, copied: they outlive the events */
+    int status;
+    char barrier;
+    unsigned long long decoded;
+} Batch;
 
 /* ------------------------------------------------------------------------------------------ */
 /* Hashing (seeded: crafted captures cannot aim at one bucket).                               */
@@ -283,7 +430,7 @@ static Flow *flow_find(Kernel *k, const Pkt *p, uint64_t h) {
 
 static int flow_grow(Kernel *k) {
     size_t ncap = k->cap * 2;
-    Flow *nf = PyMem_Calloc(ncap, sizeof(Flow));
+    Flow *nf = PyMem_RawCalloc(ncap, sizeof(Flow));
     if (nf == NULL) return -1;
     for (size_t i = 0; i < k->cap; i++) {
         Flow *f = &k->flows[i];
@@ -292,7 +439,7 @@ static int flow_grow(Kernel *k) {
         while (nf[j].state != FLOW_EMPTY) j = (j + 1) & (ncap - 1);
         nf[j] = *f;
     }
-    PyMem_Free(k->flows);
+    PyMem_RawFree(k->flows);
     k->flows = nf;
     k->cap = ncap;
     return 0;
@@ -349,7 +496,7 @@ static Flow *flow_insert(Kernel *k, const Pkt *p, uint64_t h) {
 static int ips_add(Kernel *k, const uint8_t *addr, uint8_t v6) {
     if ((k->ips_count + 1) * 2 > k->ips_cap) {
         size_t ncap = k->ips_cap * 2;
-        IpSlot *n = PyMem_Calloc(ncap, sizeof(IpSlot));
+        IpSlot *n = PyMem_RawCalloc(ncap, sizeof(IpSlot));
         if (n == NULL) return -1;
         for (size_t i = 0; i < k->ips_cap; i++) {
             if (!k->ips[i].used) continue;
@@ -357,7 +504,7 @@ static int ips_add(Kernel *k, const uint8_t *addr, uint8_t v6) {
             while (n[j].used) j = (j + 1) & (ncap - 1);
             n[j] = k->ips[i];
         }
-        PyMem_Free(k->ips);
+        PyMem_RawFree(k->ips);
         k->ips = n;
         k->ips_cap = ncap;
     }
@@ -440,7 +587,7 @@ static void names_clear(Kernel *k) {
 /* Double the text cache (at most to twice ADDR_CACHE_SIZE slots, so it stays half empty). */
 static int names_grow(Kernel *k) {
     size_t ncap = k->names_cap * 2;
-    NameSlot *n = PyMem_Calloc(ncap, sizeof(NameSlot));
+    NameSlot *n = PyMem_RawCalloc(ncap, sizeof(NameSlot));
     if (n == NULL) return -1;
     for (size_t i = 0; i < k->names_cap; i++) {
         if (!k->names[i].used) continue;
@@ -448,7 +595,7 @@ static int names_grow(Kernel *k) {
         while (n[j].used) j = (j + 1) & (ncap - 1);
         n[j] = k->names[i];
     }
-    PyMem_Free(k->names);
+    PyMem_RawFree(k->names);
     k->names = n;
     k->names_cap = ncap;
     return 0;
@@ -482,96 +629,193 @@ static PyObject *addr_text(Kernel *k, const uint8_t *a, uint8_t v6) {
 }
 
 /* ------------------------------------------------------------------------------------------ */
-/* Events.                                                                                    */
+/* Batches and events, walk side: no Python object, no GIL (PyMem_Raw* only).                  */
 
-static int emit(Kernel *k, PyObject *tuple) {
-    if (tuple == NULL) return -1;
-    int r = PyList_Append(k->events, tuple);
-    Py_DECREF(tuple);
-    return r;
+static BatchData *batch_alloc(void) { return PyMem_RawCalloc(1, sizeof(BatchData)); }
+
+static void batch_free(BatchData *b) {
+    if (b == NULL) return;
+    PyMem_RawFree(b->ev);
+    PyMem_RawFree(b->flows);
+    PyMem_RawFree(b->text);
+    PyMem_RawFree(b->applied);
+    PyMem_RawFree(b);
+}
+
+/* Make room for one more item of `size` bytes in a growing array; 0 or -1. */
+static int reserve(void **items, size_t *cap, size_t n, size_t size, size_t first) {
+    if (n < *cap) return 0;
+    size_t ncap = *cap ? *cap * 2 : first;
+    void *p = PyMem_RawRealloc(*items, ncap * size);
+    if (p == NULL) return -1;
+    *items = p;
+    *cap = ncap;
+    return 0;
+}
+
+static int fail_nomem(Kernel *k) {
+    if (k->cur->err == ERR_NONE) k->cur->err = ERR_NOMEM;
+    return -1;
+}
+
+static int fail_value(Kernel *k, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(k->cur->errmsg, sizeof(k->cur->errmsg), fmt, ap);
+    va_end(ap);
+    k->cur->err = ERR_VALUE;
+    return -1;
+}
+
+static Ev *ev_new(Kernel *k, uint8_t kind, uint64_t fid) {
+    BatchData *b = k->cur;
+    if (reserve((void **)&b->ev, &b->cap, b->n, sizeof(Ev), 256) < 0) {
+        fail_nomem(k);
+        return NULL;
+    }
+    Ev *e = &b->ev[b->n++];
+    e->kind = kind;
+    e->fid = fid;
+    return e;
 }
 
 static int emit_warning(Kernel *k, int64_t offset, const char *fmt, ...) {
     char msg[256];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    int len = vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    return emit(k, Py_BuildValue("(iLs)", EV_WARN, (long long)offset, msg));
+    if (len < 0) len = 0;
+    if ((size_t)len >= sizeof(msg)) len = sizeof(msg) - 1;
+    BatchData *b = k->cur;
+    while (b->n_text + (size_t)len > b->cap_text) {
+        if (reserve((void **)&b->text, &b->cap_text, b->cap_text, 1, 1024) < 0) return fail_nomem(k);
+    }
+    Ev *e = ev_new(k, EV_WARN, 0);
+    if (e == NULL) return -1;
+    memcpy(b->text + b->n_text, msg, (size_t)len);
+    e->u.warn.offset = offset;
+    e->u.warn.at = b->n_text;
+    e->u.warn.len = (size_t)len;
+    b->n_text += (size_t)len;
+    return 0;
 }
 
-static PyObject *py_bool(int v) { return Py_NewRef(v ? Py_True : Py_False); }
-
-/* The Packet object of a selected packet (Packet(ts, src, dst, proto, sport, dport, payload,
- * wirelen, flags, seq, ack, snapped)). */
-static PyObject *make_packet(Kernel *k, const Pkt *p) {
-    if (p->obj != NULL) return Py_NewRef(p->obj);
-    PyObject *args[12] = {0};
-    PyObject *res = NULL;
-    args[0] = PyFloat_FromDouble(p->ts);
-    args[1] = addr_text(k, p->src, p->v6);
-    args[2] = addr_text(k, p->dst, p->v6);
-    args[3] = PyLong_FromLong(p->proto);
-    args[4] = PyLong_FromLong(p->sport);
-    args[5] = PyLong_FromLong(p->dport);
-    args[6] = PyBytes_FromStringAndSize((const char *)p->payload, p->plen);
-    args[7] = PyLong_FromLongLong(p->wirelen);
-    args[8] = PyLong_FromLong(p->flags);
-    args[9] = PyLong_FromUnsignedLong(p->seq);
-    args[10] = PyLong_FromUnsignedLong(p->ack);
-    args[11] = py_bool(p->snapped);
-    for (int i = 0; i < 12; i++)
-        if (args[i] == NULL) goto done;
-    res = PyObject_Vectorcall(k->packet_cls, args, 12, NULL);
-done:
-    for (int i = 0; i < 12; i++) Py_XDECREF(args[i]);
-    return res;
+/* A PRELUDE or ACKS event carrying a snapshot of the flow. */
+static int emit_flow(Kernel *k, uint8_t kind, const Flow *f) {
+    BatchData *b = k->cur;
+    if (reserve((void **)&b->flows, &b->cap_flows, b->n_flows, sizeof(Flow), 16) < 0) return fail_nomem(k);
+    Ev *e = ev_new(k, kind, f->fid);
+    if (e == NULL) return -1;
+    b->flows[b->n_flows] = *f;
+    e->u.flow = b->n_flows++;
+    return 0;
 }
 
-/* The Prelude of a flow: its state as FlowTable would hold it before the next packet. */
-static PyObject *make_prelude(Kernel *k, const Flow *f) {
-    PyObject *args[16] = {0};
-    PyObject *res = NULL;
-    PyObject *seq[2];
-    for (int d = 0; d < 2; d++)
-        seq[d] = (f->has_seq >> d) & 1 ? PyLong_FromUnsignedLong(f->next_seq[d]) : Py_NewRef(Py_None);
-    args[0] = addr_text(k, f->a, f->v6);
-    args[1] = PyLong_FromLong(f->ap);
-    args[2] = addr_text(k, f->b, f->v6);
-    args[3] = PyLong_FromLong(f->bp);
-    args[4] = PyLong_FromLong(f->proto);
-    args[5] = PyFloat_FromDouble(f->first_ts);
-    args[6] = PyFloat_FromDouble(f->last_ts);
-    args[7] = Py_BuildValue("(KK)", (unsigned long long)f->packets[0], (unsigned long long)f->packets[1]);
-    args[8] = Py_BuildValue("(KK)", (unsigned long long)f->bytes[0], (unsigned long long)f->bytes[1]);
-    args[9] = Py_BuildValue("(KK)", (unsigned long long)f->payload[0], (unsigned long long)f->payload[1]);
-    args[10] = (seq[0] && seq[1]) ? PyTuple_Pack(2, seq[0], seq[1]) : NULL;
-    args[11] = f->client == 2 ? Py_NewRef(Py_None) : py_bool(f->client);
-    args[12] = Py_NewRef(f->handshake ? k->s_handshake : k->s_guess);
-    args[13] = PyTuple_Pack(2, f->fin & 1 ? Py_True : Py_False, f->fin & 2 ? Py_True : Py_False);
-    args[14] = py_bool(f->rst);
-    args[15] = PyLong_FromUnsignedLong(f->unhinted);
-    Py_XDECREF(seq[0]);
-    Py_XDECREF(seq[1]);
-    for (int i = 0; i < 16; i++)
-        if (args[i] == NULL) goto done;
-    res = PyObject_Vectorcall(k->prelude_cls, args, 16, NULL);
-done:
-    for (int i = 0; i < 16; i++) Py_XDECREF(args[i]);
-    return res;
+/* The flow is handed over: FlowTable holds it from now on, with the last_ts of the prelude. */
+static int emit_prelude(Kernel *k, Flow *f) {
+    f->py_ts = f->last_ts;
+    return emit_flow(k, EV_PRELUDE, f);
 }
 
-static int emit_prelude(Kernel *k, const Flow *f) {
-    PyObject *pre = make_prelude(k, f);
-    if (pre == NULL) return -1;
-    return emit(k, Py_BuildValue("(iKN)", EV_PRELUDE, (unsigned long long)f->fid, pre));
+static int emit_packet(Kernel *k, Flow *f, const Pkt *p) {
+    Ev *e = ev_new(k, EV_PACKET, f->fid);
+    if (e == NULL) return -1;
+    e->u.pkt = *p;
+    f->py_ts = p->ts;
+    f->held_last = 0;
+    return 0;
 }
 
-static int emit_packet(Kernel *k, const Flow *f, const Pkt *p) {
-    PyObject *obj = make_packet(k, p);
-    if (obj == NULL) return -1;
-    k->selected++;
-    return emit(k, Py_BuildValue("(iKN)", EV_PACKET, (unsigned long long)f->fid, obj));
+/* Hand the held ACK counts of a flow over, and forget them. */
+static int emit_acks(Kernel *k, Flow *f) {
+    if (emit_flow(k, EV_ACKS, f) < 0) return -1;
+    if (f->held_last) f->py_ts = f->held_ts;
+    f->held = f->held_last = 0;
+    memset(f->held_flags, 0, sizeof(f->held_flags));
+    memset(f->held_pushes, 0, sizeof(f->held_pushes));
+    memset(f->held_packets, 0, sizeof(f->held_packets));
+    memset(f->held_bytes, 0, sizeof(f->held_bytes));
+    return 0;
+}
+
+static void drop_held(Flow *f) {
+    f->held = f->held_last = 0;
+    memset(f->held_flags, 0, sizeof(f->held_flags));
+    memset(f->held_pushes, 0, sizeof(f->held_pushes));
+    memset(f->held_packets, 0, sizeof(f->held_packets));
+    memset(f->held_bytes, 0, sizeof(f->held_bytes));
+}
+
+static int by_fid(const void *x, const void *y) {
+    uint64_t a = (*(Flow *const *)x)->fid, b = (*(Flow *const *)y)->fid;
+    return (a > b) - (a < b);
+}
+
+/* Every held count, before FlowTable reads every flow (a sweep) or may end them (end of file);
+ * in creation order, so that the events do not depend on the table's hash seed. */
+static int flush_held(Kernel *k) {
+    if (!k->any_held) return 0;
+    size_t n = 0, cap = 0;
+    Flow **list = NULL;
+    for (size_t i = 0; i < k->cap; i++) {
+        Flow *f = &k->flows[i];
+        if (f->state == FLOW_EMPTY || !f->held) continue;
+        if (reserve((void **)&list, &cap, n, sizeof(Flow *), 64) < 0) {
+            PyMem_RawFree(list);
+            return fail_nomem(k);
+        }
+        list[n++] = f;
+    }
+    qsort(list, n, sizeof(Flow *), by_fid);
+    int r = 0;
+    for (size_t i = 0; i < n && r == 0; i++) r = emit_acks(k, list[i]);
+    PyMem_RawFree(list);
+    if (r == 0) k->any_held = 0;
+    return r;
+}
+
+static int emit_fragment(Kernel *k, int version, const uint8_t *data, Py_ssize_t len, double ts) {
+    Ev *e = ev_new(k, EV_FRAGMENT, 0);
+    if (e == NULL) return -1;
+    e->u.frag.version = version;
+    e->u.frag.data = data;
+    e->u.frag.len = len;
+    e->u.frag.ts = ts;
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Ignores: queued by Kernel.ignore (any time), applied by the next walk before it starts.     */
+
+static void apply_pending(Kernel *k) {
+    pthread_mutex_lock(&k->mu);
+    PendingIgnore *list = k->pending;
+    size_t n = k->n_pending;
+    k->pending = NULL;
+    k->n_pending = k->cap_pending = 0;
+    pthread_mutex_unlock(&k->mu);
+    BatchData *b = k->cur;
+    for (size_t i = 0; i < n; i++) {
+        PendingIgnore *q = &list[i];
+        Pkt p;
+        memset(&p, 0, sizeof(p));
+        memcpy(p.src, q->a, 16);
+        memcpy(p.dst, q->b, 16);
+        p.v6 = q->v6;
+        p.sport = q->ap;
+        p.dport = q->bp;
+        p.proto = q->proto;
+        Flow *f = flow_find(k, &p, flow_hash(k->seed, &p));
+        if (f != NULL && f->fid == q->fid && f->state == FLOW_PYTHON) {
+            f->state = FLOW_IGNORED;
+            drop_held(f); /* counts of a flow FlowTable no longer inspects: it reports nothing of it */
+        }
+        /* listed even when memory runs short: then the entry just stays in the skip set */
+        if (reserve((void **)&b->applied, &b->cap_applied, b->n_applied, sizeof(uint64_t), 16) == 0)
+            b->applied[b->n_applied++] = q->fid;
+    }
+    PyMem_RawFree(list);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -588,9 +832,11 @@ static int hinted(const Kernel *k, const uint8_t *data, Py_ssize_t len) {
 /* seq_after(a, b): a comes after b modulo 2^32. */
 static inline int seq_after(uint32_t a, uint32_t b) { return (int32_t)(a - b) > 0; }
 
-/* The idle sweep: end every flow silent for more than IDLE_TIMEOUT at time `now`. */
+/* The idle sweep: end every flow silent for more than IDLE_TIMEOUT at time `now`. FlowTable
+ * reads every flow's last_ts and may end flows: the held counts go first. */
 static int sweep(Kernel *k, double now) {
     k->since_sweep = 0;
+    if (flush_held(k) < 0) return -1;
     size_t i = 0;
     while (i < k->cap) {
         Flow *f = &k->flows[i];
@@ -599,7 +845,25 @@ static int sweep(Kernel *k, double now) {
         else
             i++;
     }
-    return emit(k, Py_BuildValue("(id)", EV_SWEEP, now));
+    Ev *e = ev_new(k, EV_SWEEP, 0);
+    if (e == NULL) return -1;
+    e->u.ts = now;
+    return 0;
+}
+
+/* A pure ACK (no payload, no SYN / FIN / RST) of a PYTHON flow: FlowTable.add would only count it. */
+static inline int pure_ack(const Kernel *k, const Pkt *p) {
+    return k->hold_acks && p->proto == TCP && p->plen == 0 && !(p->flags & (F_SYN | F_FIN | F_RST));
+}
+
+static void hold(Kernel *k, Flow *f, int d, const Pkt *p) {
+    f->held = f->held_last = 1;
+    f->held_ts = p->ts;
+    f->held_packets[d]++;
+    f->held_bytes[d] += (uint64_t)p->wirelen;
+    f->held_flags[d] |= p->flags;
+    if (p->flags & F_PSH) f->held_pushes[d]++;
+    k->any_held = 1;
 }
 
 static int on_packet(Kernel *k, Pkt *p) {
@@ -610,23 +874,19 @@ static int on_packet(Kernel *k, Pkt *p) {
     /* a SYN reusing the 4-tuple of a finished connection starts a new flow */
     if (f != NULL && p->proto == TCP && (p->flags & (F_SYN | F_ACK)) == F_SYN && (f->rst || f->fin == 3)) {
         replaced_python = f->state == FLOW_PYTHON;
+        if (f->held && emit_acks(k, f) < 0) return -1; /* FlowTable ends it: its counts first */
         flow_remove_at(k, (size_t)(f - k->flows));
         f = NULL;
     }
     if (f == NULL) {
         f = flow_insert(k, p, h);
-        if (f == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
+        if (f == NULL) return fail_nomem(k);
         k->flows_seen++;
-        if (ips_add(k, p->src, p->v6) < 0 || ips_add(k, p->dst, p->v6) < 0) {
-            PyErr_NoMemory();
-            return -1;
-        }
+        if (ips_add(k, p->src, p->v6) < 0 || ips_add(k, p->dst, p->v6) < 0) return fail_nomem(k);
         created = 1;
     } else if (p->ts - f->last_ts > k->idle_timeout) {
         replaced_python = f->state == FLOW_PYTHON;
+        if (f->held && emit_acks(k, f) < 0) return -1;
         flow_init(k, f, p, h); /* same slot: the hash is symmetric */
         k->flows_seen++;
         created = 1;
@@ -672,7 +932,16 @@ static int on_packet(Kernel *k, Pkt *p) {
             }
         }
     }
-    if (f->state == FLOW_PYTHON && emit_packet(k, f, p) < 0) return -1;
+    if (f->state == FLOW_PYTHON) {
+        if (pure_ack(k, p)) {
+            hold(k, f, d, p);
+        } else {
+            /* FlowTable.add ends a flow idle since its last_ts: give it the held ACKs' time first
+             * when without them it would (the kernel found the flow alive) */
+            if (f->held && p->ts - f->py_ts > k->idle_timeout && emit_acks(k, f) < 0) return -1;
+            if (emit_packet(k, f, p) < 0) return -1;
+        }
+    }
     k->since_sweep++;
     if (k->since_sweep >= k->sweep_every && sweep(k, p->ts) < 0) return -1;
     return 0;
@@ -949,7 +1218,7 @@ static int decode_link(Kernel *k, Dec *x, uint32_t lt, Py_ssize_t off, Py_ssize_
 static int tally_unsupported(Kernel *k, uint32_t lt, int64_t offset) {
     FileState *fs = &k->fs;
     if (fs->unsup_index == NULL) {
-        fs->unsup_index = PyMem_Calloc(65536, sizeof(int32_t));
+        fs->unsup_index = PyMem_RawCalloc(65536, sizeof(int32_t));
         if (fs->unsup_index == NULL) return -1;
     }
     int32_t at = fs->unsup_index[lt & 0xFFFF];
@@ -959,7 +1228,7 @@ static int tally_unsupported(Kernel *k, uint32_t lt, int64_t offset) {
     }
     if (fs->n_unsup == fs->cap_unsup) {
         size_t ncap = fs->cap_unsup ? fs->cap_unsup * 2 : 8;
-        Unsupported *n = PyMem_Realloc(fs->unsup, ncap * sizeof(Unsupported));
+        Unsupported *n = PyMem_RawRealloc(fs->unsup, ncap * sizeof(Unsupported));
         if (n == NULL) return -1;
         fs->unsup = n;
         fs->cap_unsup = ncap;
@@ -973,10 +1242,7 @@ static int tally_unsupported(Kernel *k, uint32_t lt, int64_t offset) {
 static int frame(Kernel *k, const uint8_t *buf, uint32_t lt, Py_ssize_t start, Py_ssize_t end, double ts,
                  int64_t record_offset) {
     if (!link_supported(lt)) {
-        if (tally_unsupported(k, lt, record_offset) < 0) {
-            PyErr_NoMemory();
-            return -1;
-        }
+        if (tally_unsupported(k, lt, record_offset) < 0) return fail_nomem(k);
         return 0;
     }
     Dec x;
@@ -985,9 +1251,8 @@ static int frame(Kernel *k, const uint8_t *buf, uint32_t lt, Py_ssize_t start, P
     int r = decode_link(k, &x, lt, start, end);
     if (r == DEC_PACKET) return on_packet(k, &x.pkt);
     if (r == DEC_FRAGMENT) {
-        k->stop = 1;
-        return emit(k, Py_BuildValue("(iiy#d)", EV_FRAGMENT, x.frag_v6 ? 6 : 4, buf + x.frag_off,
-                                     (Py_ssize_t)(x.frag_end - x.frag_off), ts));
+        k->stop = 1; /* Python reassembles it and observe()s the result before the walk goes on */
+        return emit_fragment(k, x.frag_v6 ? 6 : 4, buf + x.frag_off, x.frag_end - x.frag_off, ts);
     }
     return 0;
 }
@@ -1008,7 +1273,7 @@ static int add_linktype(FileState *fs, uint32_t lt, int dedupe) {
             if (fs->linktypes[i] == lt) return 0;
     if (fs->n_linktypes == fs->cap_linktypes) {
         size_t ncap = fs->cap_linktypes ? fs->cap_linktypes * 2 : 4;
-        uint32_t *n = PyMem_Realloc(fs->linktypes, ncap * sizeof(uint32_t));
+        uint32_t *n = PyMem_RawRealloc(fs->linktypes, ncap * sizeof(uint32_t));
         if (n == NULL) return -1;
         fs->linktypes = n;
         fs->cap_linktypes = ncap;
@@ -1052,16 +1317,12 @@ static int pcap_header(Kernel *k, Cursor *c) {
     case 0xA1B2CD34u: fs->be = 0; fs->div = 1000000; fs->rec_len = 24; break;
     case 0x34CDB2A1u: fs->be = 1; fs->div = 1000000; fs->rec_len = 24; break;
     default:
-        PyErr_Format(PyExc_ValueError, "not a pcap file header (magic %08x)", magic);
-        return -1;
+        return fail_value(k, "not a pcap file header (magic %08x)", magic);
     }
     uint32_t snaplen = rd32(h + 16, fs->be);
     fs->linktype = rd32(h + 20, fs->be) & 0xFFFF; /* upper bits carry the FCS length flags */
     fs->maxcap = (snaplen > 0 && snaplen <= k->max_caplen) ? snaplen : k->max_caplen;
-    if (add_linktype(fs, fs->linktype, 0) < 0) {
-        PyErr_NoMemory();
-        return -1;
-    }
+    if (add_linktype(fs, fs->linktype, 0) < 0) return fail_nomem(k);
     fs->started = 1;
     c->pos += 24;
     return ST_MORE;
@@ -1310,21 +1571,15 @@ static int pcapng_block(Kernel *k, Cursor *c) {
         }
         if (fs->n_ifaces == fs->cap_ifaces) {
             size_t ncap = fs->cap_ifaces ? fs->cap_ifaces * 2 : 4;
-            Iface *n = PyMem_Realloc(fs->ifaces, ncap * sizeof(Iface));
-            if (n == NULL) {
-                PyErr_NoMemory();
-                return -1;
-            }
+            Iface *n = PyMem_RawRealloc(fs->ifaces, ncap * sizeof(Iface));
+            if (n == NULL) return fail_nomem(k);
             fs->ifaces = n;
             fs->cap_ifaces = ncap;
         }
         Iface *f = &fs->ifaces[fs->n_ifaces];
         if (pcapng_idb(k, blk, blen, here_off, f) < 0) return -1;
         fs->n_ifaces++;
-        if (add_linktype(fs, f->linktype, 1) < 0) {
-            PyErr_NoMemory();
-            return -1;
-        }
+        if (add_linktype(fs, f->linktype, 1) < 0) return fail_nomem(k);
         return ST_MORE;
     } else { /* NRB, ISB, DSB, custom, unknown: skipped by length */
         return ST_MORE;
@@ -1336,52 +1591,515 @@ static int pcapng_block(Kernel *k, Cursor *c) {
 }
 
 /* ------------------------------------------------------------------------------------------ */
-/* The Python type.                                                                           */
+/* One walk: from pos until the budget, a fragment, the event limit, or the end of what is     */
+/* there. No Python object is touched: callers release the GIL around it.                      */
+
+static void walk_batch(Kernel *k, BatchData *b, const uint8_t *buf, Py_ssize_t size, Py_ssize_t pos,
+                       int64_t base, int final, Py_ssize_t budget) {
+    k->cur = b;
+    apply_pending(k);
+    Cursor c = {buf, size, pos, base, final, 0};
+    int status = ST_MORE;
+    k->stop = 0;
+    if (k->fs.done) {
+        status = ST_DONE;
+    } else {
+        for (;;) {
+            if (k->fs.kind == KIND_PCAP)
+                status = k->fs.started ? pcap_record(k, &c) : pcap_header(k, &c);
+            else
+                status = pcapng_block(k, &c);
+            if (status != ST_MORE) break;
+            if (k->stop || c.pos - pos >= budget || b->n >= MAX_EVENTS_PER_CALL) break;
+        }
+        if (status == ST_DONE) {
+            k->fs.done = 1;
+            if (flush_held(k) < 0) status = -1; /* FlowTable may end every flow after the file */
+        }
+    }
+    if (status < 0 && b->err == ERR_NONE) b->err = ERR_NOMEM;
+    b->status = status;
+    b->pos = c.pos;
+    b->need = c.need;
+    b->barrier = k->stop;
+    b->decoded = k->fs.decoded;
+    k->cur = NULL;
+}
+
+/* The walker thread: walks the whole of run_view, one batch ahead of Python at most. */
+static void *walker_main(void *arg) {
+    Kernel *k = arg;
+    for (;;) {
+        pthread_mutex_lock(&k->mu);
+        while (!k->stopping && (k->ready != NULL || k->at_barrier)) pthread_cond_wait(&k->wake_walker, &k->mu);
+        int stopping = k->stopping;
+        pthread_mutex_unlock(&k->mu);
+        if (stopping) break;
+        BatchData *b = batch_alloc();
+        if (b == NULL) {
+            pthread_mutex_lock(&k->mu);
+            k->walker_err = ERR_NOMEM;
+            pthread_mutex_unlock(&k->mu);
+            break;
+        }
+        walk_batch(k, b, k->run_view.buf, k->run_view.len, k->run_pos, k->run_base, 1, k->run_budget);
+        k->run_pos = b->pos;
+        int last = b->status != ST_MORE;
+        pthread_mutex_lock(&k->mu);
+        k->ready = b;
+        if (b->barrier) k->at_barrier = 1;
+        if (last) k->walker_done = 1;
+        pthread_cond_signal(&k->wake_main);
+        pthread_mutex_unlock(&k->mu);
+        if (last) return NULL;
+    }
+    pthread_mutex_lock(&k->mu);
+    k->walker_done = 1;
+    pthread_cond_signal(&k->wake_main);
+    pthread_mutex_unlock(&k->mu);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Materialisation: events -> Python objects (GIL held).                                      */
+
+static PyObject *py_bool(int v) { return Py_NewRef(v ? Py_True : Py_False); }
+
+/* Instances of a slotted dataclass (Packet, Prelude) are built as its generated __init__ builds
+ * them — each field stored in its slot — when the class allows it: every field a writable object
+ * slot, in __slots__ order, all init fields, no __post_init__. The generated __init__ (Python
+ * code, object.__setattr__ per field for a frozen class) costs more than the rest of the
+ * materialisation. Any other class is called with the values. */
+static int maker_init(Maker *m, PyObject *cls, int n) {
+    m->cls = Py_NewRef(cls);
+    m->type = NULL;
+    m->n = n;
+    if (!PyType_Check(cls)) return 0;
+    PyTypeObject *t = (PyTypeObject *)cls;
+    PyObject *fields = NULL, *slots = NULL;
+    int ok = 0;
+    if (t->tp_new != PyBaseObject_Type.tp_new || t->tp_alloc != PyType_GenericAlloc) return 0;
+    if (PyObject_HasAttrString(cls, "__post_init__")) return 0;
+    fields = PyObject_GetAttrString(cls, "__dataclass_fields__");
+    slots = fields != NULL ? PyObject_GetAttrString(cls, "__slots__") : NULL;
+    if (fields == NULL || slots == NULL || !PyDict_Check(fields) || !PyTuple_Check(slots) ||
+        PyDict_GET_SIZE(fields) != n || PyTuple_GET_SIZE(slots) != n) {
+        PyErr_Clear();
+        goto done;
+    }
+    Py_ssize_t pos = 0, i = 0;
+    PyObject *name, *field;
+    while (PyDict_Next(fields, &pos, &name, &field)) {
+        if (PyObject_RichCompareBool(name, PyTuple_GET_ITEM(slots, i), Py_EQ) != 1) goto done;
+        PyObject *init = PyObject_GetAttrString(field, "init");
+        int is_init = init != NULL && PyObject_IsTrue(init) == 1;
+        Py_XDECREF(init);
+        if (!is_init) goto done;
+        PyObject *descr = PyDict_GetItemWithError(t->tp_dict, name);
+        if (descr == NULL || Py_TYPE(descr) != &PyMemberDescr_Type) goto done;
+        PyMemberDef *member = ((PyMemberDescrObject *)descr)->d_member;
+        if (member->type != T_OBJECT_EX || (member->flags & READONLY)) goto done;
+        m->off[i++] = member->offset;
+    }
+    ok = 1;
+done:
+    PyErr_Clear();
+    Py_XDECREF(fields);
+    Py_XDECREF(slots);
+    if (ok) m->type = t;
+    return 0;
+}
+
+/* A new instance from m->n values (new references, consumed; a NULL one means an error is set). */
+static PyObject *maker_make(Maker *m, PyObject **args) {
+    PyObject *res = NULL;
+    for (int i = 0; i < m->n; i++)
+        if (args[i] == NULL) goto done;
+    if (m->type != NULL) {
+        res = m->type->tp_alloc(m->type, 0);
+        if (res == NULL) goto done;
+        for (int i = 0; i < m->n; i++) {
+            *(PyObject **)((char *)res + m->off[i]) = args[i];
+            args[i] = NULL;
+        }
+        return res;
+    }
+    res = PyObject_Vectorcall(m->cls, args, m->n, NULL);
+done:
+    for (int i = 0; i < m->n; i++) Py_XDECREF(args[i]);
+    return res;
+}
+
+/* The Packet object of a selected packet (Packet(ts, src, dst, proto, sport, dport, payload,
+ * wirelen, flags, seq, ack, snapped)). */
+static PyObject *make_packet(Kernel *k, const Pkt *p) {
+    if (p->obj != NULL) return Py_NewRef(p->obj);
+    PyObject *args[12];
+    args[0] = PyFloat_FromDouble(p->ts);
+    args[1] = addr_text(k, p->src, p->v6);
+    args[2] = addr_text(k, p->dst, p->v6);
+    args[3] = PyLong_FromLong(p->proto);
+    args[4] = PyLong_FromLong(p->sport);
+    args[5] = PyLong_FromLong(p->dport);
+    args[6] = PyBytes_FromStringAndSize((const char *)p->payload, p->plen);
+    args[7] = PyLong_FromLongLong(p->wirelen);
+    args[8] = PyLong_FromLong(p->flags);
+    args[9] = PyLong_FromUnsignedLong(p->seq);
+    args[10] = PyLong_FromUnsignedLong(p->ack);
+    args[11] = py_bool(p->snapped);
+    return maker_make(&k->packet, args);
+}
+
+static PyObject *pair_u64(uint64_t x, uint64_t y) {
+    PyObject *a = PyLong_FromUnsignedLongLong(x), *b = PyLong_FromUnsignedLongLong(y);
+    if (a == NULL || b == NULL) {
+        Py_XDECREF(a);
+        Py_XDECREF(b);
+        return NULL;
+    }
+    PyObject *t = PyTuple_Pack(2, a, b);
+    Py_DECREF(a);
+    Py_DECREF(b);
+    return t;
+}
+
+/* The Prelude of a flow: its state as FlowTable would hold it before the next packet. */
+static PyObject *make_prelude(Kernel *k, const Flow *f) {
+    PyObject *args[16];
+    PyObject *seq[2];
+    for (int d = 0; d < 2; d++)
+        seq[d] = (f->has_seq >> d) & 1 ? PyLong_FromUnsignedLong(f->next_seq[d]) : Py_NewRef(Py_None);
+    args[0] = addr_text(k, f->a, f->v6);
+    args[1] = PyLong_FromLong(f->ap);
+    args[2] = addr_text(k, f->b, f->v6);
+    args[3] = PyLong_FromLong(f->bp);
+    args[4] = PyLong_FromLong(f->proto);
+    args[5] = PyFloat_FromDouble(f->first_ts);
+    args[6] = PyFloat_FromDouble(f->last_ts);
+    args[7] = pair_u64(f->packets[0], f->packets[1]);
+    args[8] = pair_u64(f->bytes[0], f->bytes[1]);
+    args[9] = pair_u64(f->payload[0], f->payload[1]);
+    args[10] = (seq[0] && seq[1]) ? PyTuple_Pack(2, seq[0], seq[1]) : NULL;
+    args[11] = f->client == 2 ? Py_NewRef(Py_None) : py_bool(f->client);
+    args[12] = Py_NewRef(f->handshake ? k->s_handshake : k->s_guess);
+    args[13] = PyTuple_Pack(2, f->fin & 1 ? Py_True : Py_False, f->fin & 2 ? Py_True : Py_False);
+    args[14] = py_bool(f->rst);
+    args[15] = PyLong_FromUnsignedLong(f->unhinted);
+    Py_XDECREF(seq[0]);
+    Py_XDECREF(seq[1]);
+    return maker_make(&k->prelude, args);
+}
+
+/* A tuple of n new references (consumed; a NULL one means an error is set). */
+static PyObject *tuple_of(PyObject **items, Py_ssize_t n) {
+    PyObject *t = NULL;
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (items[i] == NULL) goto fail;
+    t = PyTuple_New(n);
+    if (t == NULL) goto fail;
+    for (Py_ssize_t i = 0; i < n; i++) PyTuple_SET_ITEM(t, i, items[i]);
+    return t;
+fail:
+    for (Py_ssize_t i = 0; i < n; i++) Py_XDECREF(items[i]);
+    return NULL;
+}
+
+/* (EV_ACKS, fid, (a, ap, b, bp, proto), packets, bytes, flags, pushes, last_ts | None) */
+static PyObject *make_acks(Kernel *k, const Flow *f) {
+    PyObject *key[5] = {addr_text(k, f->a, f->v6), PyLong_FromLong(f->ap), addr_text(k, f->b, f->v6),
+                        PyLong_FromLong(f->bp), PyLong_FromLong(f->proto)};
+    PyObject *items[8] = {
+        PyLong_FromLong(EV_ACKS),
+        PyLong_FromUnsignedLongLong(f->fid),
+        tuple_of(key, 5),
+        pair_u64(f->held_packets[0], f->held_packets[1]),
+        pair_u64(f->held_bytes[0], f->held_bytes[1]),
+        pair_u64(f->held_flags[0], f->held_flags[1]),
+        pair_u64(f->held_pushes[0], f->held_pushes[1]),
+        f->held_last ? PyFloat_FromDouble(f->held_ts) : Py_NewRef(Py_None),
+    };
+    return tuple_of(items, 8);
+}
+
+static PyObject *materialise(Batch *bt, const Ev *e) {
+    Kernel *k = bt->kernel;
+    const BatchData *b = bt->b;
+    switch (e->kind) {
+    case EV_PACKET: {
+        PyObject *items[3] = {PyLong_FromLong(EV_PACKET), PyLong_FromUnsignedLongLong(e->fid),
+                              make_packet(k, &e->u.pkt)};
+        return tuple_of(items, 3);
+    }
+    case EV_PRELUDE: {
+        PyObject *items[3] = {PyLong_FromLong(EV_PRELUDE), PyLong_FromUnsignedLongLong(e->fid),
+                              make_prelude(k, &b->flows[e->u.flow])};
+        return tuple_of(items, 3);
+    }
+    case EV_ACKS:
+        return make_acks(k, &b->flows[e->u.flow]);
+    case EV_SWEEP: {
+        PyObject *items[2] = {PyLong_FromLong(EV_SWEEP), PyFloat_FromDouble(e->u.ts)};
+        return tuple_of(items, 2);
+    }
+    case EV_WARN: {
+        PyObject *items[3] = {PyLong_FromLong(EV_WARN), PyLong_FromLongLong(e->u.warn.offset),
+                              PyUnicode_DecodeUTF8(b->text + e->u.warn.at, (Py_ssize_t)e->u.warn.len, "replace")};
+        return tuple_of(items, 3);
+    }
+    default: {
+        PyObject *items[4] = {PyLong_FromLong(EV_FRAGMENT), PyLong_FromLong(e->u.frag.version),
+                              PyBytes_FromStringAndSize((const char *)e->u.frag.data, e->u.frag.len),
+                              PyFloat_FromDouble(e->u.frag.ts)};
+        return tuple_of(items, 4);
+    }
+    }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* The skip set: serial numbers of flows FlowTable ignored, until the walk that applied the    */
+/* ignore is iterated. Open addressing on the serial number (never 0), backward-shift removal. */
+
+static inline size_t skip_home(const Kernel *k, uint64_t fid) { return fmix64(fid) & (k->skip_cap - 1); }
+
+static int skip_has(const Kernel *k, uint64_t fid) {
+    if (k->skip_count == 0) return 0;
+    size_t mask = k->skip_cap - 1;
+    for (size_t i = skip_home(k, fid);; i = (i + 1) & mask) {
+        if (k->skip[i] == fid) return 1;
+        if (k->skip[i] == 0) return 0;
+    }
+}
+
+static int skip_add(Kernel *k, uint64_t fid) {
+    if (fid == 0 || skip_has(k, fid)) return 0;
+    if ((k->skip_count + 1) * 2 > k->skip_cap) {
+        size_t ncap = k->skip_cap ? k->skip_cap * 2 : 64;
+        uint64_t *n = PyMem_RawCalloc(ncap, sizeof(uint64_t));
+        if (n == NULL) return -1;
+        uint64_t *old = k->skip;
+        size_t ocap = k->skip_cap;
+        k->skip = n;
+        k->skip_cap = ncap;
+        for (size_t i = 0; i < ocap; i++) {
+            if (old[i] == 0) continue;
+            size_t j = skip_home(k, old[i]);
+            while (n[j] != 0) j = (j + 1) & (ncap - 1);
+            n[j] = old[i];
+        }
+        PyMem_RawFree(old);
+    }
+    size_t mask = k->skip_cap - 1, i = skip_home(k, fid);
+    while (k->skip[i] != 0) i = (i + 1) & mask;
+    k->skip[i] = fid;
+    k->skip_count++;
+    return 0;
+}
+
+static void skip_remove(Kernel *k, uint64_t fid) {
+    if (k->skip_count == 0) return;
+    size_t mask = k->skip_cap - 1, i = skip_home(k, fid);
+    for (;; i = (i + 1) & mask) {
+        if (k->skip[i] == 0) return;
+        if (k->skip[i] == fid) break;
+    }
+    size_t j = i;
+    for (;;) {
+        j = (j + 1) & mask;
+        if (k->skip[j] == 0) break;
+        size_t home = skip_home(k, k->skip[j]);
+        int stays = (i <= j) ? (i < home && home <= j) : (i < home || home <= j);
+        if (!stays) {
+            k->skip[i] = k->skip[j];
+            i = j;
+        }
+    }
+    k->skip[i] = 0;
+    k->skip_count--;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* The Batch type: one walk's events, materialised as they are iterated.                       */
+
+static PyTypeObject BatchType;
+
+/* This walk applied these ignores before walking: neither it nor any later walk has events of
+ * those flows, so they leave the skip set once its events are read (or dropped unread). */
+static void batch_forget_applied(Batch *bt) {
+    if (bt->started || bt->b == NULL) return;
+    bt->started = 1;
+    for (size_t i = 0; i < bt->b->n_applied; i++) skip_remove(bt->kernel, bt->b->applied[i]);
+}
+
+static void batch_release(Batch *bt) {
+    batch_forget_applied(bt);
+    if (bt->has_view) {
+        PyBuffer_Release(&bt->view);
+        bt->has_view = 0;
+    }
+    Py_CLEAR(bt->hold);
+    batch_free(bt->b);
+    bt->b = NULL;
+}
+
+static void Batch_dealloc(Batch *bt) {
+    batch_release(bt);
+    Py_XDECREF(bt->kernel);
+    Py_TYPE(bt)->tp_free((PyObject *)bt);
+}
+
+static PyObject *batch_error(const BatchData *b) {
+    if (b->err == ERR_VALUE) return PyErr_Format(PyExc_ValueError, "%s", b->errmsg);
+    return PyErr_NoMemory();
+}
+
+/* A Batch owning b (and the buffer view, moved in, when given). */
+static PyObject *batch_wrap(Kernel *k, BatchData *b, Py_buffer *view, PyObject *hold) {
+    Batch *bt = PyObject_New(Batch, &BatchType);
+    if (bt == NULL) {
+        batch_free(b);
+        if (view != NULL) PyBuffer_Release(view);
+        Py_XDECREF(hold);
+        return NULL;
+    }
+    bt->kernel = (Kernel *)Py_NewRef((PyObject *)k);
+    bt->b = b;
+    bt->has_view = view != NULL;
+    if (view != NULL) bt->view = *view;
+    bt->hold = hold;
+    bt->next = 0;
+    bt->started = 0;
+    bt->pos = b->pos;
+    bt->need = b->need;
+    bt->status = b->status;
+    bt->barrier = b->barrier ? 1 : 0;
+    bt->decoded = b->decoded;
+    return (PyObject *)bt;
+}
+
+static PyObject *Batch_iternext(Batch *bt) {
+    BatchData *b = bt->b;
+    if (b == NULL) return NULL;
+    Kernel *k = bt->kernel;
+    batch_forget_applied(bt);
+    while (bt->next < b->n) {
+        const Ev *e = &b->ev[bt->next++];
+        if ((e->kind == EV_PACKET || e->kind == EV_ACKS) && k->skip_count && skip_has(k, e->fid))
+            continue; /* FlowTable ignored the flow after the kernel walked this */
+        if (e->kind == EV_PACKET) {
+            k->selected++;
+        } else if (e->kind == EV_ACKS) {
+            const Flow *f = &b->flows[e->u.flow];
+            k->selected += f->held_packets[0] + f->held_packets[1];
+            k->held += f->held_packets[0] + f->held_packets[1];
+        }
+        return materialise(bt, e);
+    }
+    batch_release(bt); /* all read: let go of the buffer now */
+    return NULL;
+}
+
+static PyObject *Batch_close(Batch *bt, PyObject *Py_UNUSED(ignored)) {
+    batch_release(bt);
+    Py_RETURN_NONE;
+}
+
+static PyMemberDef Batch_members[] = {
+    {"pos", T_PYSSIZET, offsetof(Batch, pos), READONLY, "where the walk stopped"},
+    {"status", T_INT, offsetof(Batch, status), READONLY, "ST_MORE, ST_NEED or ST_DONE"},
+    {"need", T_PYSSIZET, offsetof(Batch, need), READONLY, "ST_NEED: bytes wanted from pos"},
+    {"decoded", T_ULONGLONG, offsetof(Batch, decoded), READONLY, "TCP/UDP packets of the file decoded so far"},
+    {"barrier", T_BOOL, offsetof(Batch, barrier), READONLY, "the walk stopped after a fragment"},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static PyMethodDef Batch_methods[] = {
+    {"close", (PyCFunction)Batch_close, METH_NOARGS, "close(): drop the events and let go of the buffer"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject BatchType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "detector._fastpath.Batch",
+    .tp_basicsize = sizeof(Batch),
+    .tp_dealloc = (destructor)Batch_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "The events of one walk, materialised one by one as they are iterated, and where the "
+              "walk stopped (pos, status, need, decoded, barrier).",
+    .tp_iter = PyObject_SelfIter,
+    .tp_iternext = (iternextfunc)Batch_iternext,
+    .tp_methods = Batch_methods,
+    .tp_members = Batch_members,
+};
+/* ------------------------------------------------------------------------------------------ */
+/* The Kernel type.                                                                           */
 
 static void file_reset(FileState *fs, int kind) {
-    PyMem_Free(fs->ifaces);
-    PyMem_Free(fs->linktypes);
-    PyMem_Free(fs->unsup);
-    PyMem_Free(fs->unsup_index);
+    PyMem_RawFree(fs->ifaces);
+    PyMem_RawFree(fs->linktypes);
+    PyMem_RawFree(fs->unsup);
+    PyMem_RawFree(fs->unsup_index);
     memset(fs, 0, sizeof(FileState));
     fs->kind = kind;
 }
 
+/* End the walker thread (if any) and free what it left; the GIL may be held (the walker never
+ * takes it). */
+static void walker_join(Kernel *k) {
+    pthread_mutex_lock(&k->mu);
+    k->stopping = 1;
+    pthread_cond_broadcast(&k->wake_walker);
+    pthread_mutex_unlock(&k->mu);
+    pthread_join(k->thread, NULL);
+    batch_free(k->ready);
+    k->ready = NULL;
+    k->running = 0;
+}
+
 static void Kernel_dealloc(Kernel *k) {
+    if (k->running) {
+        walker_join(k);
+        PyBuffer_Release(&k->run_view);
+    }
     if (k->names != NULL) {
         names_clear(k);
-        PyMem_Free(k->names);
+        PyMem_RawFree(k->names);
     }
-    PyMem_Free(k->flows);
-    PyMem_Free(k->ips);
+    PyMem_RawFree(k->flows);
+    PyMem_RawFree(k->ips);
+    PyMem_RawFree(k->skip);
+    PyMem_RawFree(k->pending);
     file_reset(&k->fs, 0);
+    if (k->flows != NULL) { /* initialised: the lock and conditions exist */
+        pthread_mutex_destroy(&k->mu);
+        pthread_cond_destroy(&k->wake_walker);
+        pthread_cond_destroy(&k->wake_main);
+    }
     Py_XDECREF(k->hints_obj);
-    Py_XDECREF(k->packet_cls);
-    Py_XDECREF(k->prelude_cls);
+    Py_XDECREF(k->packet.cls);
+    Py_XDECREF(k->prelude.cls);
     Py_XDECREF(k->name6);
     Py_XDECREF(k->s_guess);
     Py_XDECREF(k->s_handshake);
-    Py_XDECREF(k->events);
     Py_TYPE(k)->tp_free((PyObject *)k);
 }
 
 static int Kernel_init(Kernel *k, PyObject *args, PyObject *kwds) {
     static char *kwlist[] = {"hints", "unhinted_limit", "idle_timeout", "sweep_every", "max_caplen",
                              "max_block", "max_tags", "max_ext_headers", "addr_cache_size", "packet_cls",
-                             "prelude_cls", "name6", "seed", NULL};
+                             "prelude_cls", "name6", "seed", "hold_acks", NULL};
     PyObject *hints, *packet_cls, *prelude_cls, *name6;
     unsigned int unhinted_limit, max_caplen, max_block, max_tags, max_ext;
     double idle_timeout;
     unsigned long long sweep_every, seed;
     Py_ssize_t addr_cache_size;
+    int hold_acks = 0;
     if (k->flows != NULL) {
         PyErr_SetString(PyExc_RuntimeError, "Kernel already initialised");
         return -1;
     }
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!IdKIIIInOOOK", kwlist, &PyTuple_Type, &hints,
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!IdKIIIInOOOK|p", kwlist, &PyTuple_Type, &hints,
                                      &unhinted_limit, &idle_timeout, &sweep_every, &max_caplen, &max_block,
                                      &max_tags, &max_ext, &addr_cache_size, &packet_cls, &prelude_cls, &name6,
-                                     &seed))
+                                     &seed, &hold_acks))
         return -1;
     Py_ssize_t n = PyTuple_GET_SIZE(hints);
     if (n > MAX_HINTS) {
@@ -1411,20 +2129,32 @@ static int Kernel_init(Kernel *k, PyObject *args, PyObject *kwds) {
     k->max_tags = max_tags;
     k->max_ext = max_ext;
     k->addr_cache_size = (size_t)addr_cache_size;
-    k->packet_cls = Py_NewRef(packet_cls);
-    k->prelude_cls = Py_NewRef(prelude_cls);
+    k->hold_acks = hold_acks;
+    if (maker_init(&k->packet, packet_cls, 12) < 0 || maker_init(&k->prelude, prelude_cls, 16) < 0) return -1;
     k->name6 = Py_NewRef(name6);
     k->seed = seed;
     k->s_guess = PyUnicode_InternFromString("guess");
     k->s_handshake = PyUnicode_InternFromString("handshake");
-    k->cap = 1024;
-    k->flows = PyMem_Calloc(k->cap, sizeof(Flow));
-    k->ips_cap = 1024;
-    k->ips = PyMem_Calloc(k->ips_cap, sizeof(IpSlot));
-    k->names_cap = 256;
-    k->names = PyMem_Calloc(k->names_cap, sizeof(NameSlot));
     if (k->s_guess == NULL || k->s_handshake == NULL) return -1;
-    if (k->flows == NULL || k->ips == NULL || k->names == NULL) {
+    k->cap = 1024;
+    k->ips_cap = 1024;
+    k->names_cap = 256;
+    k->ips = PyMem_RawCalloc(k->ips_cap, sizeof(IpSlot));
+    k->names = PyMem_RawCalloc(k->names_cap, sizeof(NameSlot));
+    if (k->ips == NULL || k->names == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    if (pthread_mutex_init(&k->mu, NULL) != 0 || pthread_cond_init(&k->wake_walker, NULL) != 0 ||
+        pthread_cond_init(&k->wake_main, NULL) != 0) {
+        PyErr_SetString(PyExc_RuntimeError, "cannot create the kernel's lock");
+        return -1;
+    }
+    k->flows = PyMem_RawCalloc(k->cap, sizeof(Flow)); /* last: non-NULL means initialised */
+    if (k->flows == NULL) {
+        pthread_mutex_destroy(&k->mu);
+        pthread_cond_destroy(&k->wake_walker);
+        pthread_cond_destroy(&k->wake_main);
         PyErr_NoMemory();
         return -1;
     }
@@ -1441,8 +2171,18 @@ static int ready(Kernel *k) {
     return 1;
 }
 
+/* The flow table and file state are free: no walk in any thread. */
+static int idle(Kernel *k) {
+    if (!ready(k)) return 0;
+    if (k->busy || k->running) {
+        PyErr_SetString(PyExc_RuntimeError, "the kernel is walking a capture");
+        return 0;
+    }
+    return 1;
+}
+
 static PyObject *Kernel_begin(Kernel *k, PyObject *arg) {
-    if (!ready(k)) return NULL;
+    if (!idle(k)) return NULL;
     long kind = PyLong_AsLong(arg);
     if (kind == -1 && PyErr_Occurred()) return NULL;
     if (kind != KIND_PCAP && kind != KIND_PCAPNG) {
@@ -1453,51 +2193,127 @@ static PyObject *Kernel_begin(Kernel *k, PyObject *arg) {
     Py_RETURN_NONE;
 }
 
-/* feed(buf, pos, base, final, budget) -> (pos, status, events, need) */
-static PyObject *Kernel_feed(Kernel *k, PyObject *args) {
+static int get_view(PyObject *bufobj, Py_ssize_t pos, Py_buffer *view) {
+    if (PyObject_GetBuffer(bufobj, view, PyBUF_SIMPLE) < 0) return -1;
+    if (pos < 0 || pos > view->len) {
+        PyBuffer_Release(view);
+        PyErr_SetString(PyExc_ValueError, "pos outside the buffer");
+        return -1;
+    }
+    return 0;
+}
+
+/* walk(buf, pos, base, final, budget) -> Batch: one walk in this thread, the GIL released. */
+static PyObject *Kernel_walk(Kernel *k, PyObject *args) {
     PyObject *bufobj;
     Py_ssize_t pos, budget;
     long long base;
     int final;
-    if (!ready(k)) return NULL;
+    if (!idle(k)) return NULL;
     if (!PyArg_ParseTuple(args, "OnLpn", &bufobj, &pos, &base, &final, &budget)) return NULL;
     Py_buffer view;
-    if (PyObject_GetBuffer(bufobj, &view, PyBUF_SIMPLE) < 0) return NULL;
-    if (pos < 0 || pos > view.len) {
+    if (get_view(bufobj, pos, &view) < 0) return NULL;
+    BatchData *b = batch_alloc();
+    if (b == NULL) {
         PyBuffer_Release(&view);
-        PyErr_SetString(PyExc_ValueError, "pos outside the buffer");
-        return NULL;
+        return PyErr_NoMemory();
     }
-    k->events = PyList_New(0);
-    if (k->events == NULL) {
+    k->busy = 1;
+    Py_BEGIN_ALLOW_THREADS
+    walk_batch(k, b, view.buf, view.len, pos, (int64_t)base, final, budget);
+    Py_END_ALLOW_THREADS
+    k->busy = 0;
+    if (b->status < 0) {
+        batch_error(b);
+        batch_free(b);
         PyBuffer_Release(&view);
         return NULL;
     }
-    Cursor c = {(const uint8_t *)view.buf, view.len, pos, base, final, 0};
-    int status = ST_MORE;
-    Py_ssize_t start = pos;
-    k->stop = 0;
-    if (k->fs.done) {
-        status = ST_DONE;
-    } else {
-        for (;;) {
-            if (k->fs.kind == KIND_PCAP)
-                status = k->fs.started ? pcap_record(k, &c) : pcap_header(k, &c);
-            else
-                status = pcapng_block(k, &c);
-            if (status != ST_MORE) break;
-            if (k->stop || c.pos - start >= budget || PyList_GET_SIZE(k->events) >= MAX_EVENTS_PER_CALL) break;
-        }
-        if (status == ST_DONE) k->fs.done = 1;
-    }
-    PyBuffer_Release(&view);
-    PyObject *events = k->events;
-    k->events = NULL;
-    if (status < 0) {
-        Py_DECREF(events);
+    return batch_wrap(k, b, &view, NULL);
+}
+
+/* feed(buf, pos, base, final, budget) -> (pos, status, events, need): walk() read at once. */
+static PyObject *Kernel_feed(Kernel *k, PyObject *args) {
+    PyObject *batch = Kernel_walk(k, args);
+    if (batch == NULL) return NULL;
+    Batch *bt = (Batch *)batch;
+    PyObject *events = PySequence_List(batch);
+    PyObject *res = events == NULL ? NULL : Py_BuildValue("(niNn)", bt->pos, bt->status, events, bt->need);
+    Py_DECREF(batch);
+    return res;
+}
+
+/* start(buf, pos, base, budget): walk all of buf[pos:] (its end is the file's) in the walker. */
+static PyObject *Kernel_start(Kernel *k, PyObject *args) {
+    PyObject *bufobj;
+    Py_ssize_t pos, budget;
+    long long base;
+    if (!idle(k)) return NULL;
+    if (!PyArg_ParseTuple(args, "OnLn", &bufobj, &pos, &base, &budget)) return NULL;
+    if (get_view(bufobj, pos, &k->run_view) < 0) return NULL;
+    k->run_pos = pos;
+    k->run_base = (int64_t)base;
+    k->run_budget = budget;
+    k->stopping = k->at_barrier = k->walker_done = k->walker_err = 0;
+    k->ready = NULL;
+    if (pthread_create(&k->thread, NULL, walker_main, k) != 0) {
+        PyBuffer_Release(&k->run_view);
+        PyErr_SetString(PyExc_RuntimeError, "cannot start the kernel's walker thread");
         return NULL;
     }
-    return Py_BuildValue("(niNn)", c.pos, status, events, c.need);
+    k->running = 1;
+    Py_RETURN_NONE;
+}
+
+/* next() -> Batch | None: the walker's next batch, waiting for it with the GIL released. Calling
+ * it again means the previous batch has been dispatched: a walker waiting at a fragment goes on. */
+static PyObject *Kernel_next(Kernel *k, PyObject *Py_UNUSED(ignored)) {
+    if (!ready(k)) return NULL;
+    if (!k->running) {
+        PyErr_SetString(PyExc_RuntimeError, "the walker is not running (start() first)");
+        return NULL;
+    }
+    BatchData *b;
+    int err;
+    Py_BEGIN_ALLOW_THREADS
+    pthread_mutex_lock(&k->mu);
+    if (k->at_barrier) {
+        k->at_barrier = 0;
+        pthread_cond_signal(&k->wake_walker);
+    }
+    while (k->ready == NULL && !k->walker_done) pthread_cond_wait(&k->wake_main, &k->mu);
+    b = k->ready;
+    k->ready = NULL;
+    err = k->walker_err;
+    if (b != NULL) pthread_cond_signal(&k->wake_walker);
+    pthread_mutex_unlock(&k->mu);
+    Py_END_ALLOW_THREADS
+    if (b == NULL) {
+        if (err) return PyErr_NoMemory();
+        Py_RETURN_NONE;
+    }
+    if (b->status < 0) {
+        batch_error(b);
+        batch_free(b);
+        return NULL;
+    }
+    Py_buffer view; /* each batch keeps the buffer alive while its events point into it */
+    if (PyObject_GetBuffer(k->run_view.obj, &view, PyBUF_SIMPLE) < 0) {
+        batch_free(b);
+        return NULL;
+    }
+    return batch_wrap(k, b, &view, NULL);
+}
+
+/* stop(): end the walker (wherever it is), join it, release the buffer. */
+static PyObject *Kernel_stop(Kernel *k, PyObject *Py_UNUSED(ignored)) {
+    if (!ready(k)) return NULL;
+    if (!k->running) Py_RETURN_NONE;
+    Py_BEGIN_ALLOW_THREADS
+    walker_join(k);
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&k->run_view);
+    Py_RETURN_NONE;
 }
 
 /* Address text -> 16 bytes and family. */
@@ -1525,9 +2341,23 @@ static int get_long_attr(PyObject *obj, const char *name, long long *out) {
     return (*out == -1 && PyErr_Occurred()) ? -1 : 0;
 }
 
-/* observe(packet) -> events: a Packet built in Python (a reassembled fragment). */
+/* observe(packet) -> Batch: a Packet built in Python (a reassembled fragment), through the flow
+ * logic now — between walks, or while the walker waits at the fragment's batch. */
 static PyObject *Kernel_observe(Kernel *k, PyObject *pkt) {
     if (!ready(k)) return NULL;
+    if (k->busy) {
+        PyErr_SetString(PyExc_RuntimeError, "the kernel is walking a capture");
+        return NULL;
+    }
+    if (k->running) {
+        pthread_mutex_lock(&k->mu);
+        int waiting = k->at_barrier;
+        pthread_mutex_unlock(&k->mu);
+        if (!waiting) {
+            PyErr_SetString(PyExc_RuntimeError, "observe() while the walker walks (only at a fragment's batch)");
+            return NULL;
+        }
+    }
     Pkt p;
     memset(&p, 0, sizeof(p));
     long long proto, sport, dport, wirelen, flags, seq, ack;
@@ -1561,17 +2391,24 @@ static PyObject *Kernel_observe(Kernel *k, PyObject *pkt) {
     p.seq = (uint32_t)seq;
     p.ack = (uint32_t)ack;
     p.snapped = PyObject_IsTrue(snapped);
-    p.payload = (const uint8_t *)PyBytes_AS_STRING(payload);
+    p.payload = (const uint8_t *)PyBytes_AS_STRING(payload); /* kept alive by the packet */
     p.plen = PyBytes_GET_SIZE(payload);
     p.obj = pkt;
-    k->events = PyList_New(0);
-    if (k->events == NULL) goto done;
-    if (on_packet(k, &p) < 0) {
-        Py_CLEAR(k->events);
+    BatchData *b = batch_alloc();
+    if (b == NULL) {
+        PyErr_NoMemory();
         goto done;
     }
-    result = k->events;
-    k->events = NULL;
+    k->cur = b;
+    apply_pending(k);
+    int r = on_packet(k, &p);
+    k->cur = NULL;
+    if (r < 0) {
+        batch_error(b);
+        batch_free(b);
+        goto done;
+    }
+    result = batch_wrap(k, b, NULL, Py_NewRef(pkt));
 done:
     Py_XDECREF(src);
     Py_XDECREF(dst);
@@ -1581,42 +2418,61 @@ done:
     return result;
 }
 
-/* ignore(a, ap, b, bp, proto, fid) -> bool: Python stopped inspecting flow instance `fid`. */
+/* ignore(a, ap, b, bp, proto, fid): Python stopped inspecting flow instance `fid`. Queued for the
+ * next walk (the walker may hold the flow table now); its events are dropped from now on. */
 static PyObject *Kernel_ignore(Kernel *k, PyObject *args) {
     PyObject *a, *b;
     int ap, bp, proto;
     unsigned long long fid;
     if (!ready(k)) return NULL;
     if (!PyArg_ParseTuple(args, "UiUiiK", &a, &ap, &b, &bp, &proto, &fid)) return NULL;
-    Pkt p;
-    memset(&p, 0, sizeof(p));
+    PendingIgnore q;
+    memset(&q, 0, sizeof(q));
     uint8_t v6a, v6b;
-    if (parse_addr(a, p.src, &v6a) < 0 || parse_addr(b, p.dst, &v6b) < 0) return NULL;
-    if (v6a != v6b) Py_RETURN_FALSE;
-    p.v6 = v6a;
-    p.sport = (uint16_t)ap;
-    p.dport = (uint16_t)bp;
-    p.proto = (uint8_t)proto;
-    Flow *f = flow_find(k, &p, flow_hash(k->seed, &p));
-    if (f == NULL || f->fid != fid || f->state != FLOW_PYTHON) Py_RETURN_FALSE;
-    f->state = FLOW_IGNORED;
-    Py_RETURN_TRUE;
+    if (parse_addr(a, q.a, &v6a) < 0 || parse_addr(b, q.b, &v6b) < 0) return NULL;
+    if (v6a != v6b || fid == 0) Py_RETURN_NONE; /* no flow of the kernel has this key */
+    q.v6 = v6a;
+    q.ap = (uint16_t)ap;
+    q.bp = (uint16_t)bp;
+    q.proto = (uint8_t)proto;
+    q.fid = fid;
+    if (skip_add(k, fid) < 0) return PyErr_NoMemory();
+    pthread_mutex_lock(&k->mu);
+    int r = reserve((void **)&k->pending, &k->cap_pending, k->n_pending, sizeof(PendingIgnore), 16);
+    if (r == 0) k->pending[k->n_pending++] = q;
+    pthread_mutex_unlock(&k->mu);
+    if (r < 0) return PyErr_NoMemory();
+    Py_RETURN_NONE;
 }
 
 static PyObject *Kernel_file_stats(Kernel *k, PyObject *Py_UNUSED(ignored)) {
-    if (!ready(k)) return NULL;
+    if (!idle(k)) return NULL;
     FileState *fs = &k->fs;
     PyObject *lts = PyList_New((Py_ssize_t)fs->n_linktypes);
     if (lts == NULL) return NULL;
-    for (size_t i = 0; i < fs->n_linktypes; i++) PyList_SET_ITEM(lts, i, PyLong_FromUnsignedLong(fs->linktypes[i]));
+    for (size_t i = 0; i < fs->n_linktypes; i++) {
+        PyObject *v = PyLong_FromUnsignedLong(fs->linktypes[i]);
+        if (v == NULL) {
+            Py_DECREF(lts);
+            return NULL;
+        }
+        PyList_SET_ITEM(lts, i, v);
+    }
     PyObject *uns = PyList_New((Py_ssize_t)fs->n_unsup);
     if (uns == NULL) {
         Py_DECREF(lts);
         return NULL;
     }
-    for (size_t i = 0; i < fs->n_unsup; i++)
-        PyList_SET_ITEM(uns, i, Py_BuildValue("(ILK)", fs->unsup[i].linktype, (long long)fs->unsup[i].offset,
-                                              (unsigned long long)fs->unsup[i].count));
+    for (size_t i = 0; i < fs->n_unsup; i++) {
+        PyObject *v = Py_BuildValue("(ILK)", fs->unsup[i].linktype, (long long)fs->unsup[i].offset,
+                                    (unsigned long long)fs->unsup[i].count);
+        if (v == NULL) {
+            Py_DECREF(lts);
+            Py_DECREF(uns);
+            return NULL;
+        }
+        PyList_SET_ITEM(uns, i, v);
+    }
     PyObject *lo = fs->have_ts ? PyFloat_FromDouble(fs->lo) : Py_NewRef(Py_None);
     PyObject *hi = fs->have_ts ? PyFloat_FromDouble(fs->hi) : Py_NewRef(Py_None);
     return Py_BuildValue("(KKNNNNKKK)", (unsigned long long)fs->records, (unsigned long long)fs->bytes, lo, hi,
@@ -1625,20 +2481,26 @@ static PyObject *Kernel_file_stats(Kernel *k, PyObject *Py_UNUSED(ignored)) {
 }
 
 static PyObject *Kernel_counts(Kernel *k, PyObject *Py_UNUSED(ignored)) {
-    if (!ready(k)) return NULL;
-    return Py_BuildValue("(KKK)", (unsigned long long)k->flows_seen, (unsigned long long)k->ips_count,
-                         (unsigned long long)k->selected);
+    if (!idle(k)) return NULL;
+    return Py_BuildValue("(KKKK)", (unsigned long long)k->flows_seen, (unsigned long long)k->ips_count,
+                         (unsigned long long)k->selected, (unsigned long long)k->held);
 }
 
 static PyMethodDef Kernel_methods[] = {
     {"begin", (PyCFunction)Kernel_begin, METH_O, "begin(kind): start a file (0 pcap, 1 pcapng)"},
+    {"walk", (PyCFunction)Kernel_walk, METH_VARARGS,
+     "walk(buf, pos, base, final, budget) -> Batch: one walk in this thread, the GIL released"},
     {"feed", (PyCFunction)Kernel_feed, METH_VARARGS,
      "feed(buf, pos, base, final, budget) -> (pos, status, events, need)"},
-    {"observe", (PyCFunction)Kernel_observe, METH_O, "observe(packet) -> events"},
-    {"ignore", (PyCFunction)Kernel_ignore, METH_VARARGS, "ignore(a, ap, b, bp, proto, fid) -> bool"},
+    {"start", (PyCFunction)Kernel_start, METH_VARARGS,
+     "start(buf, pos, base, budget): walk the whole of buf[pos:] in the walker thread"},
+    {"next", (PyCFunction)Kernel_next, METH_NOARGS, "next() -> Batch | None: the walker's next batch"},
+    {"stop", (PyCFunction)Kernel_stop, METH_NOARGS, "stop(): end and join the walker, release the buffer"},
+    {"observe", (PyCFunction)Kernel_observe, METH_O, "observe(packet) -> Batch"},
+    {"ignore", (PyCFunction)Kernel_ignore, METH_VARARGS, "ignore(a, ap, b, bp, proto, fid): queue an ignore"},
     {"file_stats", (PyCFunction)Kernel_file_stats, METH_NOARGS,
      "file_stats() -> (records, bytes, first_ts, last_ts, linktypes, unsupported, malformed, truncated, decoded)"},
-    {"counts", (PyCFunction)Kernel_counts, METH_NOARGS, "counts() -> (flows_seen, distinct_ips, selected)"},
+    {"counts", (PyCFunction)Kernel_counts, METH_NOARGS, "counts() -> (flows_seen, distinct_ips, selected, held)"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1659,15 +2521,17 @@ static struct PyModuleDef fastpath_module = {
 };
 
 PyMODINIT_FUNC PyInit__fastpath(void) {
-    if (PyType_Ready(&KernelType) < 0) return NULL;
+    if (PyType_Ready(&KernelType) < 0 || PyType_Ready(&BatchType) < 0) return NULL;
     PyObject *m = PyModule_Create(&fastpath_module);
     if (m == NULL) return NULL;
     if (PyModule_AddObjectRef(m, "Kernel", (PyObject *)&KernelType) < 0 ||
+        PyModule_AddObjectRef(m, "Batch", (PyObject *)&BatchType) < 0 ||
         PyModule_AddIntConstant(m, "EV_PACKET", EV_PACKET) < 0 ||
         PyModule_AddIntConstant(m, "EV_PRELUDE", EV_PRELUDE) < 0 ||
         PyModule_AddIntConstant(m, "EV_SWEEP", EV_SWEEP) < 0 ||
         PyModule_AddIntConstant(m, "EV_WARN", EV_WARN) < 0 ||
         PyModule_AddIntConstant(m, "EV_FRAGMENT", EV_FRAGMENT) < 0 ||
+        PyModule_AddIntConstant(m, "EV_ACKS", EV_ACKS) < 0 ||
         PyModule_AddIntConstant(m, "ST_MORE", ST_MORE) < 0 ||
         PyModule_AddIntConstant(m, "ST_NEED", ST_NEED) < 0 ||
         PyModule_AddIntConstant(m, "ST_DONE", ST_DONE) < 0 ||

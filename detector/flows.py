@@ -512,6 +512,25 @@ class FlowTable:
         """End every flow idle for more than ``IDLE_TIMEOUT`` at capture time ``now``."""
         self._sweep(now)
 
+    def credit(self, key: tuple, packets: tuple[int, int], nbytes: tuple[int, int], flags: tuple[int, int],
+               pushes: tuple[int, int], last_ts: float | None) -> None:
+        """Count packets of a live flow that ``add`` would only have counted: pure ACKs (no payload,
+        no SYN/FIN/RST) the fast path's kernel held back. Per direction of ``key`` (a→b, b→a):
+        packets, wire bytes, OR of their TCP flags, those with PSH; ``last_ts`` is the flow's new
+        last_ts when its last packet was one of them. Not counted toward the idle sweep."""
+        found = self.lookup(key)
+        if found is None:
+            return
+        flow = found[1]
+        dirs = flow.dirs if (key[0], key[1]) == (flow.a, flow.ap) else flow.dirs[::-1]
+        for d, n, size, f, push in zip(dirs, packets, nbytes, flags, pushes):
+            d.packets += n
+            d.bytes += size
+            d.flags |= f
+            d.pushes += push
+        if last_ts is not None:
+            flow.last_ts = last_ts
+
     def take_new_ips(self) -> set[str]:
         """Addresses seen in flows created since the last call (for the "IPs screened" count)."""
         ips, self._new_ips = self._new_ips, set()

@@ -8,6 +8,11 @@ names and ``flows_seen``. Inputs: the shared corpus, the bundled samples, and cr
 covering every link type, VLAN / PPPoE / MPLS, IPv6 extension headers, IPv4 / IPv6 fragments,
 damaged pcap / pcapng / gzip, rotation across files, flows reused after FIN / RST, idle splits,
 the idle sweep, ignored flows. A seeded fuzz runs in a subprocess (a crash would kill it).
+
+Every test runs twice: with the kernel's walker thread (the default: the walk of batch N+1
+overlaps the table's work on batch N, ignores reach the kernel late) and serially
+(``MINESWEEP_FAST_THREADS=0``). Held-back pure ACKs (``FlowTable.credit``), the late-ignore
+window and the walker's own API have tests of their own at the end.
 """
 
 from __future__ import annotations
@@ -46,6 +51,13 @@ def _build_kernel() -> None:
 
 
 _build_kernel()
+
+
+@pytest.fixture(autouse=True, params=["walker-thread", "serial"])
+def walk_mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both ways of walking plain files (subprocesses inherit the setting)."""
+    monkeypatch.setenv("MINESWEEP_FAST_THREADS", "1" if request.param == "walker-thread" else "0")
+    return request.param
 
 from detector import (
     _fastpath,
@@ -331,8 +343,8 @@ def run_pure(paths: list[Path]) -> Outcome:
                    dict(table.dns_names), table.seen)
 
 
-def run_fast(paths: list[Path]) -> tuple[Outcome, FlowTable]:
-    table = Recorder()
+def run_fast(paths: list[Path], table_cls: type[Recorder] = Recorder) -> tuple[Outcome, FlowTable]:
+    table = table_cls()
     infos, ips = [], 0
     for path in paths:
         info, counts = fast_scan_file(path, table)
@@ -769,7 +781,13 @@ def test_unhinted_flows_stay_in_the_kernel(tmp_path: Path) -> None:
     table = FlowTable()
     _, counts = fast_scan_file(path, table)
     assert counts.selected == len(miner.out) - 3 + 2  # from the first JSON segment on, plus DNS
+    assert counts.held == sum(_pure_ack(ip) for _, ip in miner.out[3:])  # given as counts only
     assert counts.flows_seen == table.flows_seen == 2 + 1 + 20  # late, miner, DNS, bulk
+
+
+def _pure_ack(ip: bytes) -> bool:
+    """An IPv4 TCP segment without payload nor SYN / FIN / RST (built by tcp_seg: 20-byte header)."""
+    return len(ip) == 40 and not ip[33] & 0x07
 
 
 # -- the kernel's API directly ---------------------------------------------------------------------
@@ -822,7 +840,7 @@ def test_kernel_api_errors() -> None:
         kernel.begin(7)
     with pytest.raises(ValueError, match="not an IP address"):
         kernel.ignore("nope", 1, "10.0.0.1", 2, 6, 1)
-    assert kernel.ignore("10.0.0.1", 1, "10.0.0.2", 2, 6, 1) is False
+    assert kernel.ignore("10.0.0.1", 1, "10.0.0.2", 2, 6, 1) is None  # queued for the next walk
     with pytest.raises(ValueError, match="not a TCP/UDP Packet"):
         kernel.observe(Packet(0.0, "10.0.0.1", "::1", 6, 1, 2, b"", 40))
     with pytest.raises(RuntimeError, match="not initialised"):
@@ -1031,3 +1049,232 @@ def test_flows_ending_together_end_in_creation_order(tmp_path: Path, monkeypatch
         recs += bulk("10.0.0.9", "198.51.100.1", 43000, T0 + flows.IDLE_TIMEOUT + 10)[:3]
     out = same(write(tmp_path, "order.pcap", pcap_file(recs, 1, eth)))
     assert [w.split(":")[0] for w in out.infos[0].warnings] == ["flow 10.0.0.1", "flow 10.0.0.2"]
+
+
+# -- held-back pure ACKs -------------------------------------------------------------------------------
+def _keepalive(conv: Conv, gaps: list[float], psh: bool = False) -> Conv:
+    """Pure ACKs only (each gap apart), as TCP keepalives of an idle connection."""
+    for i, gap in enumerate(gaps):
+        conv.idle(gap).packet(i % 2 == 0, 0x18 if psh and i == 0 else 0x10)
+    return conv
+
+
+@pytest.mark.parametrize("gaps", [[1000.0, 1000.0, 1000.0], [1000.0, 2000.0], [2000.0]],
+                         ids=["acks-keep-it-alive", "acks-then-idle", "idle-then-ack"])
+def test_held_acks_keep_the_flow_alive_as_in_the_pure_path(tmp_path: Path, gaps: list[float]) -> None:
+    """Only pure ACKs for longer than IDLE_TIMEOUT, then stratum again: the flow lives on when no
+    gap exceeds the timeout (the table must learn the ACKs' time before the next packet), and is
+    split where one does."""
+    conv = Conv("10.0.0.10", "192.0.2.77", 40001, 3333).handshake().stratum()
+    _keepalive(conv, gaps, psh=True).idle(500.0).stratum().fin()
+    out = same(write(tmp_path, "keepalive.pcap", pcap_file(conv.out, 1, eth)))
+    assert len(out.findings["sessions"]) == (1 if all(g <= flows.IDLE_TIMEOUT for g in gaps) else 2)
+    _, counts = fast_scan_file(tmp_path / "keepalive.pcap", FlowTable())
+    assert counts.held >= len(gaps)
+
+
+def test_held_acks_before_sweeps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sweeps every 16 packets with a 5 s timeout; the miners' last packets before a sweep are often
+    held ACKs: the table must not end them (nor keep ones the pure path ends)."""
+    monkeypatch.setattr(flows, "SWEEP_EVERY", 16)
+    monkeypatch.setattr(flows, "IDLE_TIMEOUT", 5.0)
+    recs: list[tuple[float, bytes]] = []
+    for i in range(4):
+        conv = Conv(f"10.0.0.{10 + i}", "192.0.2.77", 40000 + i, 3333, t=T0 + i, step=0.5).handshake().stratum()
+        _keepalive(conv, [3.0 + i] * 6).stratum().fin()  # the last miner's gaps (6 s) end it
+        recs += conv.out
+        recs += bulk(f"10.0.1.{i}", "192.0.2.1", 41000 + i, T0 + i * 7, segments=20)
+    path = write(tmp_path, "sweeps.pcap", pcap_file(sorted(recs, key=lambda r: r[0]), 1, eth))
+    out = same(path)
+    assert len(out.findings["sessions"]) >= 4
+    pure = SweepRecorder()
+    with open_capture(path) as cap:
+        for packet in cap:
+            pure.add(packet)
+    fast = SweepRecorder()
+    _, counts = fast_scan_file(path, fast)
+    assert fast.sweeps == pure.sweeps and len(pure.sweeps) > 10 and counts.held > 20
+
+
+class NoCredit(Recorder):
+    """A table without the ``credit`` hook: the kernel gives it every packet."""
+
+    credit = None  # type: ignore[assignment]
+
+
+def test_a_table_without_credit_gets_every_ack(tmp_path: Path) -> None:
+    path = write(tmp_path, "m.pcap", pcap_file(mixed() + mixed(True, T0 + 1), 1, eth))
+    pure = run_pure([path])
+    plain, table = run_fast([path], NoCredit)
+    assert plain.findings == pure.findings
+    counts = table.on_ignore.__self__.counts  # type: ignore[union-attr]
+    assert counts.held == 0 and counts.selected == len(plain.packets)
+    held, _ = run_fast([path])
+    assert len(held.packets) < len(plain.packets) and held.findings == pure.findings
+
+
+# -- late ignores, the walker ------------------------------------------------------------------------------
+def _echo_then_miner() -> tuple[Conv, Conv]:
+    """A JSON-RPC flow FlowTable ignores, then a miner reusing its addresses and ports."""
+    c, s = "10.0.0.10", "192.0.2.77"
+    echo = Conv(c, s, 40002, 8080).handshake()
+    for i in range(20):
+        echo.data(True, b'{"id":%d,"method":"echo","params":[]}\n' % i)
+    echo.fin()
+    return echo, Conv(c, s, 40002, 8080, t=echo.t + 1).handshake().stratum().fin()
+
+
+def test_ignore_drops_walked_events_of_that_flow_instance_only() -> None:
+    """ignore() while a batch is read: the flow's later events in that batch are dropped, the
+    other flows' are not; the next walk applies it — to that flow instance, not to the miner that
+    reused the tuple inside the first batch."""
+    echo, miner = _echo_then_miner()
+    recs = sorted(echo.out + miner.out + dns_pair("10.0.0.10", "10.0.0.53", T0 + 0.1), key=lambda r: r[0])
+    data = pcap_file(recs, 1, eth)
+    cut = len(pcap_file(recs[: len(echo.out) + 2 + 6], 1, eth))  # into the miner's handshake and JSON
+    kernel = FastScanner(FlowTable()).kernel
+    kernel.begin(0)
+    batch = kernel.walk(data, 0, 0, True, cut)
+    events = iter(batch)
+    first = next(e for e in events if e[0] == _fastpath.EV_PACKET)
+    echo_fid = first[1]
+    kernel.ignore("10.0.0.10", 40002, "192.0.2.77", 8080, 6, echo_fid)
+    rest = list(events)
+    assert all(e[1] != echo_fid for e in rest if e[0] in (_fastpath.EV_PACKET, _fastpath.EV_ACKS))
+    assert any(e[0] == _fastpath.EV_PACKET and e[2].sport == 53 for e in rest)  # DNS answer kept
+    preludes = [e for e in rest if e[0] == _fastpath.EV_PRELUDE and e[2].ap == 40002]
+    assert len(preludes) == 1 and preludes[0][1] != echo_fid  # the miner, handed over in this batch
+    later = list(kernel.walk(data, batch.pos, 0, True, 1 << 30))
+    miner_packets = [e for e in later if e[0] == _fastpath.EV_PACKET]
+    assert all(e[1] == preludes[0][1] for e in miner_packets)
+    assert len(miner_packets) == sum(not _pure_ack(ip) for _, ip in recs[len(echo.out) + 8:])  # ACKs: counts
+
+
+@pytest.mark.parametrize("budget", [60, 400, 3000])
+def test_late_ignores_with_small_batches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, budget: int) -> None:
+    """Batches of a record or a few: ignores reach the kernel one or two batches late, over and over."""
+    monkeypatch.setattr(fast_mod, "BUDGET", budget)
+    echo, miner = _echo_then_miner()
+    recs = echo.out + miner.out
+    path = write(tmp_path, "late.pcap", pcap_file(sorted(recs + mixed(t=T0 + 5), key=lambda r: r[0]), 1, eth))
+    out = same(path)
+    assert len(out.findings["sessions"]) == 2
+
+
+def test_an_error_in_the_table_stops_the_walker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The table fails in the middle of the file: its error comes out (not one about the mapping
+    still in use), the walker is joined and the kernel can read again."""
+    monkeypatch.setattr(fast_mod, "BUDGET", 500)
+
+    class Failing(FlowTable):
+        def add(self, p: Packet) -> None:
+            if p.payload.startswith(b'{"id":2'):
+                raise KeyError("table failed")
+            super().add(p)
+
+    path = write(tmp_path, "m.pcap", pcap_file(mixed(), 1, eth))
+    table = Failing()
+    with pytest.raises(KeyError, match="table failed"):
+        fast_scan_file(path, table)
+    scanner = table.on_ignore.__self__  # type: ignore[union-attr]
+    scanner.kernel.begin(0)  # not walking any more
+    assert scanner.counts.flows_seen > 0
+
+
+def test_walker_api() -> None:
+    data = pcap_file(mixed() + mixed(True, T0 + 1), 1, eth)
+    kernel = FastScanner(FlowTable()).kernel
+    with pytest.raises(RuntimeError, match="not running"):
+        kernel.next()
+    kernel.begin(0)
+    kernel.start(data, 0, 0, 2000)
+    for call in (lambda: kernel.begin(0), lambda: kernel.start(data, 0, 0, 1), kernel.counts, kernel.file_stats,
+                 lambda: kernel.walk(data, 0, 0, True, 1)):
+        with pytest.raises(RuntimeError, match="walking"):
+            call()
+    events, batches = [], 0
+    while (batch := kernel.next()) is not None:
+        events += list(batch)
+        batches += 1
+    assert batches > 3 and batch is None and kernel.next() is None
+    with pytest.raises(RuntimeError, match="observe"):
+        kernel.observe(Packet(T0, "10.0.0.1", "10.0.0.2", 6, 1, 2, b"", 40))
+    kernel.stop()
+    kernel.stop()
+    serial = FastScanner(FlowTable()).kernel
+    serial.begin(0)
+    assert events == list(serial.walk(data, 0, 0, True, 1 << 30))
+    assert kernel.file_stats() == serial.file_stats() and kernel.counts() == serial.counts()
+
+
+TRACED: list[float] = []
+
+
+@dataclass(slots=True)
+class TracedPacket(Packet):
+    """A packet class whose __init__ must run (the kernel otherwise fills the slots itself)."""
+
+    def __post_init__(self) -> None:
+        TRACED.append(self.ts)
+
+
+def _bare_kernel(packet_cls: type) -> Any:
+    from detector.capture import ip as ip_layer
+
+    return _fastpath.Kernel(
+        hints=tuple(flows.HINTS), unhinted_limit=flows.UNHINTED_LIMIT, idle_timeout=flows.IDLE_TIMEOUT,
+        sweep_every=flows.SWEEP_EVERY, max_caplen=pcap_mod.MAX_CAPLEN, max_block=1 << 24, max_tags=8,
+        max_ext_headers=ip_layer.MAX_EXT_HEADERS, addr_cache_size=64, packet_cls=packet_cls,
+        prelude_cls=flows.Prelude, name6=str, seed=1)
+
+
+def test_record_classes_that_need_their_init_are_called() -> None:
+    """Packet's slots are filled directly; a class with a __post_init__ is called instead."""
+    data = pcap_file(mixed(), 1, eth)
+    packets, inits = {}, {}
+    for cls in (TracedPacket, Packet):
+        kernel = _bare_kernel(cls)
+        kernel.begin(0)
+        TRACED.clear()
+        packets[cls] = [e[2] for e in kernel.walk(data, 0, 0, True, 1 << 30) if e[0] == _fastpath.EV_PACKET]
+        inits[cls] = list(TRACED)
+    traced = packets[TracedPacket]
+    assert traced and all(type(p) is TracedPacket for p in traced) and inits[TracedPacket] == [p.ts for p in traced]
+    assert all(type(p) is Packet for p in packets[Packet])
+    as_plain = [Packet(*(getattr(p, f) for f in Packet.__slots__)) for p in traced]  # type: ignore[attr-defined]
+    assert as_plain == packets[Packet]
+
+
+@pytest.mark.parametrize("capture", ["mixed", "keepalive", "late-ignores"])
+def test_live_flows_hold_the_pure_counters(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capture: str) -> None:
+    """After a file, every flow the fast table still inspects (or tracks) holds the counters and
+    times the pure table holds for it: held ACKs are all credited, none twice."""
+    if capture == "mixed":
+        recs = mixed() + mixed(True, T0 + 1)
+    elif capture == "keepalive":
+        conv = _keepalive(Conv("10.0.0.10", "192.0.2.77", 40001, 3333).handshake().stratum(), [900.0] * 4)
+        recs = sorted(conv.out + dns_pair("10.0.0.10", "10.0.0.53", T0 + 1000), key=lambda r: r[0])
+    else:
+        monkeypatch.setattr(fast_mod, "BUDGET", 200)
+        echo, miner = _echo_then_miner()
+        recs = sorted(echo.out + miner.out + mixed(t=T0 + 2), key=lambda r: r[0])
+    path = write(tmp_path, "c.pcap", pcap_file(recs, 1, eth))
+    pure = FlowTable()
+    with open_capture(path) as cap:
+        for packet in cap:
+            pure.add(packet)
+    fast = FlowTable()
+    _, counts = fast_scan_file(path, fast)
+    assert counts.held > 0
+    checked = 0
+    for key, flow in fast.live():
+        if flow.state == "ignored":
+            continue  # its later packets were never given to the table
+        found = pure.lookup(key)
+        assert found is not None
+        ref = found[1]
+        assert (flow.first_ts, flow.last_ts, flow.fin, flow.rst) == (ref.first_ts, ref.last_ts, ref.fin, ref.rst)
+        assert [(d.packets, d.bytes, d.payload_bytes) for d in flow.dirs] == \
+            [(d.packets, d.bytes, d.payload_bytes) for d in ref.dirs]
+        checked += 1
+    assert checked >= 2

@@ -14,7 +14,11 @@ counters for flows in the table's states "new" and "ignored". It hands Python:
 * IPv4 / IPv6 fragments: reassembled here with ``detector.capture.ip.IPDecoder`` and fed back
   through the kernel's per-packet logic (``Kernel.observe``), in capture order;
 * the idle sweep, at the same packet and capture time as ``FlowTable.add`` would run it;
-* capture warnings, with the wording and offsets of the Python reader.
+* capture warnings, with the wording and offsets of the Python reader;
+* the counts of pure ACKs of the flows it hands over (no payload, no SYN/FIN/RST: ``add`` would
+  only count them), held back and given to ``FlowTable.credit`` where the table reads them —
+  before a packet the table would otherwise find idle, before the flow ends, before each sweep
+  and at the end of the file (only when the table has ``credit``).
 
 Before each sweep and at the end of each file the table's flows are put back in creation order
 (``FlowTable.live`` / ``detach`` / ``install``): the pure table holds them in that order, and
@@ -26,18 +30,29 @@ table's ``flows_seen`` (the kernel's count is added to it). The "IPs screened" c
 
 Public API:
 
-``fast_scan_file(path, table, progress=None) -> (CaptureInfo, FastCounts)``
+``fast_scan_file(path, table, progress=None, threads=None) -> (CaptureInfo, FastCounts)``
     Read one capture through ``table``. Several files of one scan share one kernel (kept with the
     table), so a connection spanning two files of a rotated capture stays one flow. Raises what
     ``open_capture`` raises for files that cannot be read or are not captures.
-``FastScanner(table)``
+``FastScanner(table, threads=None)``
     The same as an object: ``scan_file(path, progress=None) -> CaptureInfo`` and ``counts``.
 ``available() -> bool``
     True when the compiled kernel is importable.
+``threads_default() -> bool``
+    Whether the walker thread is used (``MINESWEEP_FAST_THREADS``, on unless "0").
 
-Plain files are memory-mapped and hashed (SHA-256) by a second thread while the kernel reads;
-gzip files are inflated by ``detector.capture.pcap.Stream`` in bounded blocks and fed to the
-kernel chunk by chunk, a record cut by a block boundary carried over to the next call.
+Pipelining. The kernel's walk (records, headers, flow table, selection) runs without the GIL and
+records its events as C structs; Python objects are made only when a batch is iterated here. For
+a plain file (memory-mapped, and hashed with SHA-256 by a second thread) the walk runs in the
+kernel's own walker thread, one batch ahead: while this thread gives batch N to the table, the
+walker walks batch N+1. The table's ignores therefore reach the kernel a batch late (they are
+applied when the next walk starts); meanwhile the kernel drops the events of those flows from the
+batches already walked, by the flow's serial number, so a newer flow on the same addresses and
+ports is never affected. A batch that ends at an IP fragment is a barrier: the walker waits until
+the reassembled packet has been observed. gzip files are inflated by
+``detector.capture.pcap.Stream`` in bounded blocks and walked serially, block by block, a record
+cut by a block boundary carried over to the next walk; so is every file when
+``MINESWEEP_FAST_THREADS=0`` (or ``FastScanner(table, threads=False)``), for debugging.
 """
 
 from __future__ import annotations
@@ -47,7 +62,7 @@ import ipaddress
 import mmap
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,12 +78,13 @@ try:
 except ImportError:  # not built: the scan falls back to the pure path
     _fastpath = None  # type: ignore[assignment]
 
-__all__ = ["FastCounts", "FastScanner", "available", "fast_scan_file"]
+__all__ = ["FastCounts", "FastScanner", "available", "fast_scan_file", "threads_default"]
 
 BUDGET = 4 << 20  #: stored bytes the kernel reads per call (bounds the events held at once)
 HASH_PIECE = 64 << 20  #: bytes hashed per call by the hashing thread
 
 ProgressFn = Callable[[int], None]  #: called with the TCP/UDP packets decoded so far in the file
+THREADS_ENV = "MINESWEEP_FAST_THREADS"  #: "0": walk in the scanning thread (no walker thread)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +93,8 @@ class FastCounts:
 
     flows_seen: int  #: flows created (as ``FlowTable.flows_seen`` counts them)
     ips_screened: int  #: distinct addresses of those flows (the pure path's "IPs screened")
-    selected: int  #: packets handed to Python (inspected flows, DNS, replacements)
+    selected: int  #: packets handed to Python (inspected flows, DNS, replacements), held ACKs included
+    held: int = 0  #: of those, pure ACKs handed over as counts only (``FlowTable.credit``)
 
 
 def available() -> bool:
@@ -94,19 +111,30 @@ def _hash(data: mmap.mmap, sha: Any, stop: threading.Event) -> None:
             sha.update(view[offset:offset + HASH_PIECE])
 
 
+def threads_default() -> bool:
+    """Whether plain files are walked by the kernel's walker thread (``MINESWEEP_FAST_THREADS``)."""
+    return os.environ.get(THREADS_ENV, "1").strip() not in ("0", "no", "false", "off")
+
+
 def _name6(raw: bytes) -> str:
     """IPv6 text for the kernel's IPv4-mapped addresses (their form depends on the Python version)."""
     return ipaddress.IPv6Address(raw).compressed
 
 
 class FastScanner:
-    """The kernel of one scan, bound to its ``FlowTable`` (it sets ``table.on_ignore``)."""
+    """The kernel of one scan, bound to its ``FlowTable`` (it sets ``table.on_ignore``).
 
-    def __init__(self, table: flows.FlowTable) -> None:
+    ``threads``: walk plain files in the kernel's walker thread, beside the table (default:
+    ``MINESWEEP_FAST_THREADS``, on unless "0"); False walks in this thread, batch after batch.
+    """
+
+    def __init__(self, table: flows.FlowTable, threads: bool | None = None) -> None:
         if _fastpath is None:
             raise RuntimeError("detector._fastpath is not built (pip install -e . or "
                                "python setup.py build_ext --inplace)")
         self.table = table
+        self.threads = threads_default() if threads is None else threads
+        credit = getattr(table, "credit", None)
         self.kernel = _fastpath.Kernel(
             hints=tuple(flows.HINTS),
             unhinted_limit=flows.UNHINTED_LIMIT,
@@ -121,13 +149,14 @@ class FastScanner:
             prelude_cls=flows.Prelude,
             name6=_name6,
             seed=int.from_bytes(os.urandom(8), "little"),
+            hold_acks=callable(credit),  # a table without the hook is given every packet
         )
         # FlowTable's idle sweep, run when the kernel's packet count says (see _dispatch);
         # FlowTable.sweep(now), or the private _sweep of a flows.py that predates it
         public = getattr(table, "sweep", None)
         self._sweep: Callable[[float], None] = public if callable(public) else table._sweep
+        self._credit: Callable[..., None] | None = credit if callable(credit) else None
         self._current: tuple[Any, ...] | None = None  # the packet event being added
-        self._ignored: set[int] = set()  # serials of flows the table ignored during this batch
         #: serial number (= creation order) of each flow handed to the table, by its key
         self._fids: dict[tuple[str, int, str, int, int], int] = {}
         self._can_reorder = all(callable(getattr(table, name, None)) for name in ("live", "detach", "install"))
@@ -137,8 +166,8 @@ class FastScanner:
 
     @property
     def counts(self) -> FastCounts:
-        flows_seen, ips, selected = self.kernel.counts()
-        return FastCounts(flows_seen, ips, selected)
+        flows_seen, ips, selected, held = self.kernel.counts()
+        return FastCounts(flows_seen, ips, selected, held)
 
     # -- one file -------------------------------------------------------------------------------
     def scan_file(self, path: str | os.PathLike[str], progress: ProgressFn | None = None) -> CaptureInfo:
@@ -179,7 +208,10 @@ class FastScanner:
             hasher = threading.Thread(target=_hash, args=(data, sha, stop), name="minesweep-sha256")
             hasher.start()  # hashlib releases the GIL: the hash runs beside the kernel
             try:
-                self._drive(data, 0, 0, True, progress)
+                if self.threads:
+                    self._drive_walker(data, progress)
+                else:
+                    self._drive(data, 0, 0, True, progress)
                 self._summaries(info)
             except BaseException:
                 stop.set()
@@ -215,17 +247,40 @@ class FastScanner:
 
     def _drive(self, buf: Any, pos: int, base: int, final: bool,
                progress: ProgressFn | None) -> tuple[int, int, int]:
-        """Feed ``buf[pos:]`` until the kernel needs more bytes or the file ends."""
-        feed = self.kernel.feed
+        """Walk ``buf[pos:]`` in this thread until the kernel needs more bytes or the file ends."""
+        walk = self.kernel.walk
         more = _fastpath.ST_MORE
         while True:
-            pos, status, events, need = feed(buf, pos, base, final, BUDGET)
-            if events:
-                self._dispatch(events)
+            batch = walk(buf, pos, base, final, BUDGET)
+            try:
+                self._dispatch(batch)
+            finally:
+                batch.close()  # the buffer may be replaced (gzip) or unmapped next
+            pos, status, need = batch.pos, batch.status, batch.need
             if progress is not None:
-                progress(self.kernel.file_stats()[8])
+                progress(batch.decoded)
             if status != more:
                 return pos, status, need
+
+    def _drive_walker(self, data: mmap.mmap, progress: ProgressFn | None) -> None:
+        """Walk the whole mapped file in the kernel's walker thread, dispatching batch after batch."""
+        kernel = self.kernel
+        kernel.start(data, 0, 0, BUDGET)
+        try:
+            while True:
+                batch = kernel.next()
+                if batch is None:
+                    return
+                try:
+                    self._dispatch(batch)
+                finally:
+                    batch.close()
+                if progress is not None:
+                    progress(batch.decoded)
+                if batch.status != _fastpath.ST_MORE:
+                    return
+        finally:
+            kernel.stop()  # joins the walker and lets go of the mapping (also on errors)
 
     def _summaries(self, info: CaptureInfo) -> None:
         """Counters and end-of-file warnings, in the order ``Capture`` writes them."""
@@ -242,36 +297,39 @@ class FastScanner:
             warn.add(None, message)
 
     # -- events -----------------------------------------------------------------------------------
-    def _dispatch(self, events: list[tuple[Any, ...]]) -> None:
+    def _dispatch(self, events: Iterable[tuple[Any, ...]]) -> None:
+        """Give one batch to the table. The batch drops, as it is read, the events of flows the
+        table has ignored since the kernel walked them (``_on_ignore``)."""
         add, adopt = self.table.add, self.table.adopt
         packet_event, prelude_event = _fastpath.EV_PACKET, _fastpath.EV_PRELUDE
-        sweep_event, warn_event = _fastpath.EV_SWEEP, _fastpath.EV_WARN
-        ignored = self._ignored
-        for event in events:
-            kind = event[0]
-            if kind == packet_event:
-                if event[1] in ignored:
-                    # the table ignored this flow earlier in the batch: the kernel, which made the
-                    # batch before it knew, would not have selected the packet
-                    continue
-                self._current = event
-                add(event[2])
-            elif kind == prelude_event:
-                self._current = None
-                pre = event[2]
-                self._fids[(pre.a, pre.ap, pre.b, pre.bp, pre.proto)] = event[1]
-                adopt(pre)
-            elif kind == sweep_event:
-                self._current = None
-                self._creation_order()
-                self._sweep(event[1])
-            elif kind == warn_event:
-                assert self._warn is not None
-                self._warn.add(event[1], event[2])
-            else:
-                self._fragment(event[1], event[2], event[3])
-        self._current = None
-        ignored.clear()  # the kernel knows them all now: later batches hold none of their packets
+        sweep_event, warn_event, acks_event = _fastpath.EV_SWEEP, _fastpath.EV_WARN, _fastpath.EV_ACKS
+        try:
+            for event in events:
+                kind = event[0]
+                if kind == packet_event:
+                    self._current = event
+                    add(event[2])
+                elif kind == acks_event:
+                    assert self._credit is not None
+                    self._current = None
+                    self._credit(*event[2:])
+                elif kind == prelude_event:
+                    self._current = None
+                    pre = event[2]
+                    self._fids[(pre.a, pre.ap, pre.b, pre.bp, pre.proto)] = event[1]
+                    adopt(pre)
+                elif kind == sweep_event:
+                    self._current = None
+                    self._creation_order()
+                    self._sweep(event[1])
+                elif kind == warn_event:
+                    assert self._warn is not None
+                    self._warn.add(event[1], event[2])
+                else:
+                    self._current = None
+                    self._fragment(event[1], event[2], event[3])
+        finally:
+            self._current = None
 
     def _creation_order(self) -> None:
         """Put the table's flows in the order the pure path holds them: the order they were
@@ -301,15 +359,17 @@ class FastScanner:
         assert ipdec is not None
         decode = ipdec.v4 if version == 4 else ipdec.v6
         packet = decode(data, 0, len(data), ts)
-        if packet is not None:
+        if packet is not None:  # the walker waits at this fragment's batch meanwhile
             self._dispatch(self.kernel.observe(packet))
 
     def _on_ignore(self, a: str, ap: int, b: str, bp: int, proto: int) -> None:
         """FlowTable stopped inspecting a flow: the kernel stops selecting its packets.
 
         Only the flow of the packet being added can be ignored while the kernel still holds it
-        (flows ended by a sweep or a replacement are gone from the kernel already); the flow's
-        serial number guards against a newer flow on the same addresses and ports.
+        (flows ended by a sweep or a replacement are gone from the kernel already). The kernel
+        applies the ignore when its next walk starts, to that flow instance only (its serial
+        number guards a newer flow on the same addresses and ports), and drops the flow's events
+        from the batches walked before — the rest of this one included.
         """
         event = self._current
         if event is None:
@@ -318,19 +378,21 @@ class FastScanner:
         if proto == p.proto and ((a, ap, b, bp) == (p.src, p.sport, p.dst, p.dport)
                                  or (b, bp, a, ap) == (p.src, p.sport, p.dst, p.dport)):
             self.kernel.ignore(a, ap, b, bp, proto, event[1])
-            self._ignored.add(event[1])
 
 
 def fast_scan_file(path: str | os.PathLike[str], table: flows.FlowTable,
-                   progress: ProgressFn | None = None) -> tuple[CaptureInfo, FastCounts]:
+                   progress: ProgressFn | None = None, threads: bool | None = None) -> tuple[CaptureInfo, FastCounts]:
     """Read one capture through ``table`` with the compiled kernel; see the module docstring.
 
     The kernel is kept with the table (it is the table's ``on_ignore`` hook), so calling this for
-    each file of a scan with the same table continues the same flows.
+    each file of a scan with the same table continues the same flows. ``threads``: see
+    ``FastScanner`` (a kernel already kept with the table keeps its mode unless given).
     """
     hook = table.on_ignore
     scanner = getattr(hook, "__self__", None)
     if not isinstance(scanner, FastScanner) or scanner.table is not table:
-        scanner = FastScanner(table)
+        scanner = FastScanner(table, threads)
+    elif threads is not None:
+        scanner.threads = threads
     info = scanner.scan_file(path, progress)
     return info, scanner.counts
