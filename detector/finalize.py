@@ -38,11 +38,12 @@ class Identity:
 
 
 ENCRYPTED = ("tls", "sv2")  #: dialects of sessions identified without decoding them
+SHAPE_ONLY = "unknown"  #: the dialect of a session that rests on its flow shape alone
 
 
 def identify(s: Session, wallet_coin: str | None, pool_coins: tuple[str, ...]) -> Identity:
     rules = load_rules()
-    if s.dialect in ENCRYPTED:
+    if s.dialect in ENCRYPTED or s.dialect == SHAPE_ONLY:
         algorithms = {rules.coins.get(c) for c in pool_coins} - {None}
         if len(algorithms) == 1:
             coin = pool_coins[0] if len(pool_coins) == 1 else None
@@ -183,6 +184,9 @@ def hashrate(s: Session, algorithm: str, unit: str, seconds: float, assumed: flo
     out: dict[str, Any] = {"value": None, "low": None, "high": None, "unit": unit,
                            "confidence_level": CONFIDENCE_LEVEL, "shares": known, "seconds": round(seconds, 3),
                            "work": total}
+    if s.dialect == SHAPE_ONLY:
+        out["basis"] = "not observable: the flow's shape alone suggests mining; nothing in it was decoded"
+        return out
     if s.dialect in ENCRYPTED:
         if assumed is not None:  # the user's figure, not an observation: no interval, labelled everywhere
             out.update(value=assumed, low=assumed, high=assumed, assumed=True, work=assumed * seconds,

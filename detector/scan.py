@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from detector import __version__, poollists
+from detector import __version__, flowshape, poollists
 from detector.aggregate import build_hosts, build_subnets, build_summary
 from detector.capture import fast as fastpath
 from detector.capture import is_capture_file, open_capture
@@ -149,7 +149,18 @@ def build_findings(infos: Sequence[CaptureInfo], sessions_state: Sequence[Any], 
     """Findings of a packet scan: decoded sessions finalised, then ``assemble``."""
     pool_names = {ip: d.name for ip, d in table.dns_names.items()}
     sv2 = [s for f in table.summaries if (s := sv2_session(f, pool_names)) is not None]
-    sessions = [session_record(s, pool_names, options.assumed_hashrates) for s in [*sessions_state, *sv2]]
+    found = [*sessions_state, *sv2]
+    # flow shape: supporting evidence for strong sessions, and "suspected" sessions for flows that
+    # nothing else identifies (docs/flowshape.md)
+    by_tuple = flowshape.summaries_by_tuple(table.summaries)
+    for s in found:
+        summary = by_tuple.get((s.client, s.client_port, s.server, s.server_port))
+        line = flowshape.supporting_evidence(summary) if summary is not None and not s.confirmed else None
+        if line:
+            s.evidence.append(line)
+    known = {(s.client, s.client_port, s.server, s.server_port) for s in found}
+    found += flowshape.suspected_sessions(table.summaries, known, pool_names)
+    sessions = [session_record(s, pool_names, options.assumed_hashrates) for s in found]
     return assemble([_input_record(i) for i in infos], sessions, ips_screened, table.flows_seen, options,
                     behaviour_records(table))
 
