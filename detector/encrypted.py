@@ -10,6 +10,7 @@ and their hashrate is not observable (docs/methodology.md §7).
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 
 from detector.behaviour import FlowSummary
@@ -52,6 +53,7 @@ class TlsWatch:
     facts: TlsFacts | None = None
     hello_done: bool = False
     certs_done: bool = False
+    hello: tls.ClientHello | None = None  #: kept while waiting for the certificate
 
     def feed(self, fwd: bool, chunk: bytes) -> str:
         """Add stream bytes; "wait", "pool" (facts.pool set) or "none" (not a pool / not TLS)."""
@@ -65,6 +67,10 @@ class TlsWatch:
             if fwd != self.client_is_fwd:
                 return "wait"
             final = len(self.bufs[i]) >= CLIENT_BYTES
+            quick = tls.peek_server_name(self.bufs[i])
+            if quick and not _is_ip_literal(quick) and poollists.active().pool_for_host(quick) is None \
+                    and not (self.server_name_by_dns and poollists.active().pool_for_host(self.server_name_by_dns)):
+                return "none"  # an ordinary named server: settled without a full parse
             try:
                 hello = tls.parse_client_hello(self.bufs[i], final=final)
             except NeedMoreData:
@@ -74,9 +80,13 @@ class TlsWatch:
             self.hello_done = True
             self.facts = _facts(hello)
             verdict = self._match_names()
-            if verdict != "none":
+            if verdict == "pool":
+                _fingerprint(self.facts, hello)  # only for pool connections: it is not free
                 return verdict
-            return "wait"
+            if self.facts.sni and not _is_ip_literal(self.facts.sni):
+                return "none"  # the client named a server that is not a pool: its certificate will too
+            self.hello = hello
+            return "wait"  # no name yet: a TLS <= 1.2 certificate may still name a pool
         if fwd == self.client_is_fwd or self.certs_done:
             return "wait" if not self.certs_done else "none"
         final = len(self.bufs[i]) >= SERVER_BYTES
@@ -87,7 +97,10 @@ class TlsWatch:
         self.certs_done = True
         assert self.facts is not None
         self.facts.cert_names = tuple(dict.fromkeys(n for c in certs for n in (c.subject_cn, *c.san_dns) if n))[:16]
-        return self._match_names(certificates=True)
+        verdict = self._match_names(certificates=True)
+        if verdict == "pool" and self.hello is not None:
+            _fingerprint(self.facts, self.hello)
+        return verdict
 
     def _match_names(self, certificates: bool = False) -> str:
         facts = self.facts
@@ -104,14 +117,24 @@ class TlsWatch:
 
 
 def _facts(hello: tls.ClientHello) -> TlsFacts:
-    ja3_md5 = ja4 = None
+    return TlsFacts(sni=hello.server_name.lower() if hello.server_name else None, alpn=hello.alpn,
+                    version=max(hello.supported_versions or (hello.version,)))
+
+
+def _fingerprint(facts: TlsFacts, hello: tls.ClientHello) -> None:
     try:
-        ja3_md5 = tls.ja3(hello)[1]
-        ja4 = tls.ja4(hello)
+        facts.ja3 = tls.ja3(hello)[1]
+        facts.ja4 = tls.ja4(hello)
     except (ValueError, IndexError):  # a malformed hello keeps its SNI, loses its fingerprints
         pass
-    return TlsFacts(sni=hello.server_name.lower() if hello.server_name else None, alpn=hello.alpn,
-                    ja3=ja3_md5, ja4=ja4, version=max(hello.supported_versions or (hello.version,)))
+
+
+def _is_ip_literal(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name.strip("[]"))
+    except ValueError:
+        return False
+    return True
 
 
 def sv2_session(summary: FlowSummary, dns_names: dict[str, str]) -> Session | None:

@@ -551,3 +551,42 @@ def test_fuzzed_streams_never_raise(gstatic: dict[Key, bytes]) -> None:
         tls.parse_client_hello(b"\x16\x03\x01" + junk, final=True)
         tls.parse_certificates(b"\x16\x03\x03" + junk, final=True)
     assert time.perf_counter() - started < 10
+
+
+def test_peek_server_name_agrees_with_the_full_parse_on_every_corpus_hello(
+        gstatic: dict[Key, bytes], coinhive: dict[Key, bytes], bitminter: dict[Key, bytes]) -> None:
+    from detector.dialects.tls import parse_client_hello, peek_server_name
+
+    seen = 0
+    for streams in (gstatic, coinhive, bitminter):
+        for stream in streams.values():
+            if stream[:1] != b"\x16" or len(stream) < 6 or stream[5] != 1:
+                continue
+            full = parse_client_hello(stream, final=True)
+            assert full is not None
+            quick = peek_server_name(stream)
+            if quick is not None:
+                assert quick == (full.server_name or "").lower()
+                seen += 1
+    assert seen >= 20
+
+
+def test_peek_server_name_is_safe_on_hostile_input() -> None:
+    import random
+
+    from detector.dialects.tls import peek_server_name
+
+    rng = random.Random(7)
+    name = b"pool.example.org"
+    sni = (0).to_bytes(2, "big") + (len(name) + 5).to_bytes(2, "big") + (len(name) + 3).to_bytes(2, "big") \
+        + b"\x00" + len(name).to_bytes(2, "big") + name
+    body = b"\x03\x03" + bytes(32) + b"\x00" + b"\x00\x02\x13\x01" + b"\x01\x00" + len(sni).to_bytes(2, "big") + sni
+    hello = b"\x01" + len(body).to_bytes(3, "big") + body
+    record = b"\x16\x03\x01" + len(hello).to_bytes(2, "big") + hello
+    assert peek_server_name(record) == "pool.example.org"
+    for _ in range(5000):
+        data = bytearray(record)
+        for _ in range(rng.randrange(1, 4)):
+            data[rng.randrange(len(data))] = rng.randrange(256)
+        got = peek_server_name(bytes(data[: rng.randrange(len(data) + 1)]))
+        assert got is None or got == "" or (got.isascii() and got.isprintable() and " " not in got)
