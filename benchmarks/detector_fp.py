@@ -22,7 +22,8 @@ from detector.scan import ScanOptions, scan
 
 #: detectors reported even when they flagged nothing
 ALWAYS = ("plaintext protocol (confirmed)", "TLS pool name via tls-sni (strong)", "TLS pool name via dns (strong)",
-          "TLS pool name via tls-certificate (strong)", "Stratum V2 handshake (strong)")
+          "TLS pool name via tls-certificate (strong)", "Stratum V2 handshake (strong)",
+          "flow shape (suspected)")
 
 
 def detector_of(session: dict) -> str:
@@ -32,6 +33,8 @@ def detector_of(session: dict) -> str:
         return f"TLS pool name via {session['pool_source']} (strong)"
     if session["dialect"] == "sv2":
         return "Stratum V2 handshake (strong)"
+    if session["dialect"] == "unknown":
+        return "flow shape (suspected)"
     return f"{session['dialect']} ({session['confidence']})"
 
 
