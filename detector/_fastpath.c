@@ -16,6 +16,7 @@
  *   (EV_WARN, offset, message)       a capture warning, same wording and offset as the Python stage
  *   (EV_FRAGMENT, version, ip, ts)   an IP fragment (ip = bytes of the IP packet): Python
  *                                    reassembles it and feeds the result back with observe()
+ *   (EV_SUMMARY, fid, FlowSummary)   a flow ended (replaced, idle, swept, or finish()): its summary
  *
  * Flow states: NEW (kernel-owned, tracked), IGNORED (nobody looks at its payload), PYTHON (every
  * packet goes to Python: an inspected TCP flow, a UDP flow on port 53, or a flow that replaced a
@@ -41,6 +42,17 @@
  * reach FlowTable (nor become Python objects); an entry leaves the set when the batch that
  * applied it is iterated (that batch and later ones hold no event of the flow).
  *
+ * Summaries (summary_cls given). Every flow, whoever inspects it, keeps the flow-shape counters
+ * of detector/flows.py's Direction / Flow (packets, bytes, payload packets and bytes, sum of
+ * squared payload lengths, PSH count, OR of the flags, gaps between payload packets, the first
+ * FIRST_PAYLOADS payload sizes, who sent the first SYN) over every packet the kernel sees: held
+ * ACKs, packets of flows Python inspects or ignored, reassembled fragments (observe()). Where
+ * FlowTable._end would end the flow — a SYN reusing a finished flow's tuple, a packet after
+ * IDLE_TIMEOUT, the sweep, the end of the scan (finish()) — the kernel emits its FlowSummary,
+ * equal to detector.flows.summarise(): the float sums add the same doubles in the same order
+ * (built with -ffp-contract=off). Flows ending together (sweep, finish) come in creation order,
+ * as FlowTable ends them, so the summaries arrive in the pure path's order.
+ *
  * Held ACKs (hold_acks=True). A pure ACK of a PYTHON TCP flow (no payload, no SYN / FIN / RST)
  * only moves the flow's counters in FlowTable.add. The kernel keeps those counts and hands them
  * over (EV_ACKS) only where FlowTable reads them: before a packet of the flow that FlowTable
@@ -49,7 +61,8 @@
  *
  * Python API (see detector/capture/fast.py, which drives it; detector/_fastpath.pyi):
  *   Kernel(hints, unhinted_limit, idle_timeout, sweep_every, max_caplen, max_block, max_tags,
- *          max_ext_headers, addr_cache_size, packet_cls, prelude_cls, name6, seed, hold_acks=False)
+ *          max_ext_headers, addr_cache_size, packet_cls, prelude_cls, name6, seed, hold_acks=False,
+ *          summary_cls=None, first_payloads=8)
  *   begin(kind)                       start a file: 0 = pcap, 1 = pcapng
  *   walk(buf, pos, base, final, budget) -> Batch    one walk in this thread (GIL released)
  *   feed(buf, pos, base, final, budget) -> (pos, status, events, need)   walk + list(batch)
@@ -58,6 +71,8 @@
  *   stop()                            end and join the walker, release buf (idempotent)
  *   observe(packet) -> Batch          a reassembled Packet, through the same per-packet logic
  *   ignore(a, ap, b, bp, proto, fid)  Python stopped inspecting flow instance `fid`
+ *   finish() -> Batch                 end of the scan: held counts, then every live flow's summary;
+ *                                     the flow table is emptied
  *   file_stats() -> (records, bytes, first_ts, last_ts, linktypes, unsupported, malformed,
  *                    truncated, decoded)
  *   counts() -> (flows_seen, distinct_ips, selected, held)
@@ -65,7 +80,8 @@
  *
  * No Python object is created for a packet that is not selected; memory grows with the number of
  * live flows (swept when idle) and distinct addresses only; a batch holds at most
- * MAX_EVENTS_PER_CALL events (plus the held-ACK counts flushed by one sweep).
+ * MAX_EVENTS_PER_CALL events (plus the held-ACK counts and the summaries of the flows ended by
+ * one sweep; finish() holds one summary per live flow).
  */
 #define PY_SSIZE_T_CLEAN
 #define _GNU_SOURCE
@@ -110,7 +126,7 @@
 #define EXT_FRAGMENT 44
 #define EXT_AH 51
 
-enum { EV_PACKET = 0, EV_PRELUDE = 1, EV_SWEEP = 2, EV_WARN = 3, EV_FRAGMENT = 4, EV_ACKS = 5 };
+enum { EV_PACKET = 0, EV_PRELUDE = 1, EV_SWEEP = 2, EV_WARN = 3, EV_FRAGMENT = 4, EV_ACKS = 5, EV_SUMMARY = 6 };
 enum { ST_MORE = 0, ST_NEED = 1, ST_DONE = 2 };
 enum { FLOW_EMPTY = 0, FLOW_NEW = 1, FLOW_PYTHON = 2, FLOW_IGNORED = 3 };
 enum { KIND_PCAP = 0, KIND_PCAPNG = 1 };
@@ -119,7 +135,8 @@ enum { ERR_NONE = 0, ERR_NOMEM = 1, ERR_VALUE = 2 };
 
 #define MAX_HINTS 32
 #define MAX_EVENTS_PER_CALL 65536
-#define MAX_FIELDS 16
+#define MAX_FIELDS 20
+#define MAX_FIRST_PAYLOADS 16  /* the most (direction, length) pairs a summary can keep */
 
 /* ------------------------------------------------------------------------------------------ */
 /* Byte readers. `be` selects big-endian for the container formats' own fields.               */
@@ -156,13 +173,13 @@ typedef struct {
     uint32_t seq, ack;
     int snapped;
     const uint8_t *payload;   /* into the walked buffer, or into obj's payload */
-    Py_ssize_t plen;
+    Py_ssize_t plen;          /* < 2^32: a record's caplen is 32 bits; observe() refuses longer */
     PyObject *obj;            /* the Packet object when Python built it (observe), else NULL;
                                * borrowed: the observe batch holds a reference */
 } Pkt;
 
-/* One flow: exactly the fields of detector.flows.Prelude, plus lifecycle, identity and the
- * counts of held-back pure ACKs. */
+/* One flow: exactly the fields of detector.flows.Prelude, plus lifecycle, identity, the
+ * flow-shape accumulators of its summary and the counts of held-back pure ACKs. */
 typedef struct {
     uint8_t a[16], b[16];     /* a = sender of the flow's first packet */
     uint16_t ap, bp;
@@ -179,6 +196,17 @@ typedef struct {
     uint64_t fid;             /* serial number of this flow instance (1, 2, ...) */
     uint64_t packets[2], bytes[2], payload[2];
     double first_ts, last_ts;
+    /* flow-shape accumulators of every packet, per direction (Direction in detector/flows.py;
+     * emitted as a FlowSummary when the flow ends) */
+    uint8_t flags_or[2];      /* OR of the TCP flags */
+    uint8_t has_pts;          /* bit d: last_pts[d] is set (a payload packet was seen) */
+    uint8_t n_first;          /* first payload packets noted (at most k->first_payloads) */
+    uint16_t first_dir;       /* bit i: the i-th noted payload packet went b->a */
+    uint64_t pushes[2], payload_packets[2];
+    double last_pts[2];       /* time of the last payload packet */
+    uint64_t gap_n[2];        /* gaps between consecutive payload packets: count, sum, sum of squares */
+    double gap_sum[2], gap_sumsq[2];
+    uint64_t sumsq_lo[2], sumsq_hi[2]; /* sum of payload length squared, 128 bits */
     /* PYTHON flows: pure ACKs not handed over yet (per direction) and what FlowTable knows */
     uint8_t held;             /* some counts are held */
     uint8_t held_last;        /* the flow's last packet is a held one, at held_ts */
@@ -187,6 +215,7 @@ typedef struct {
     uint64_t held_packets[2], held_bytes[2];
     double held_ts;
     double py_ts;             /* the flow's last_ts as FlowTable holds it */
+    uint32_t first_len[MAX_FIRST_PAYLOADS]; /* lengths of the first payload packets */
 } Flow;
 
 /* One distinct address (the "IPs screened" set). */
@@ -318,7 +347,9 @@ typedef struct {
     uint32_t max_caplen, max_block, max_tags, max_ext;
     size_t addr_cache_size;
     int hold_acks;
+    uint32_t first_payloads;  /* FIRST_PAYLOADS of detector/behaviour.py */
     Maker packet, prelude;
+    Maker summary;            /* FlowSummary; cls NULL: no summary is emitted */
     PyObject *name6;
     PyObject *s_guess, *s_handshake;
     uint64_t seed;
@@ -701,7 +732,12 @@ static int emit_warning(Kernel *k, int64_t offset, const char *fmt, ...) {
     return 0;
 }
 
-/* A PRELUDE or ACKS event carrying a snapshot of the flow. */
+static int by_fid(const void *x, const void *y) {
+    uint64_t a = (*(Flow *const *)x)->fid, b = (*(Flow *const *)y)->fid;
+    return (a > b) - (a < b);
+}
+
+/* A PRELUDE, ACKS or SUMMARY event carrying a snapshot of the flow. */
 static int emit_flow(Kernel *k, uint8_t kind, const Flow *f) {
     BatchData *b = k->cur;
     if (reserve((void **)&b->flows, &b->cap_flows, b->n_flows, sizeof(Flow), 16) < 0) return fail_nomem(k);
@@ -739,17 +775,27 @@ static int emit_acks(Kernel *k, Flow *f) {
     return 0;
 }
 
+/* The flow ends (FlowTable._end): its FlowSummary, from the snapshot. */
+static inline int emit_summary(Kernel *k, const Flow *f) {
+    if (k->summary.cls == NULL) return 0;
+    return emit_flow(k, EV_SUMMARY, f);
+}
+
+/* Summaries of n ending flows, in creation order (FlowTable ends them in its dict's order,
+ * which is the order they were created in). */
+static int emit_summaries(Kernel *k, Flow **list, size_t n) {
+    qsort(list, n, sizeof(Flow *), by_fid);
+    for (size_t i = 0; i < n; i++)
+        if (emit_summary(k, list[i]) < 0) return -1;
+    return 0;
+}
+
 static void drop_held(Flow *f) {
     f->held = f->held_last = 0;
     memset(f->held_flags, 0, sizeof(f->held_flags));
     memset(f->held_pushes, 0, sizeof(f->held_pushes));
     memset(f->held_packets, 0, sizeof(f->held_packets));
     memset(f->held_bytes, 0, sizeof(f->held_bytes));
-}
-
-static int by_fid(const void *x, const void *y) {
-    uint64_t a = (*(Flow *const *)x)->fid, b = (*(Flow *const *)y)->fid;
-    return (a > b) - (a < b);
 }
 
 /* Every held count, before FlowTable reads every flow (a sweep) or may end them (end of file);
@@ -837,6 +883,22 @@ static inline int seq_after(uint32_t a, uint32_t b) { return (int32_t)(a - b) > 
 static int sweep(Kernel *k, double now) {
     k->since_sweep = 0;
     if (flush_held(k) < 0) return -1;
+    if (k->summary.cls != NULL) { /* the summaries of the flows it ends, in creation order */
+        size_t n = 0, cap = 0;
+        Flow **list = NULL;
+        for (size_t j = 0; j < k->cap; j++) {
+            Flow *f = &k->flows[j];
+            if (f->state == FLOW_EMPTY || !(now - f->last_ts > k->idle_timeout)) continue;
+            if (reserve((void **)&list, &cap, n, sizeof(Flow *), 64) < 0) {
+                PyMem_RawFree(list);
+                return fail_nomem(k);
+            }
+            list[n++] = f;
+        }
+        int r = emit_summaries(k, list, n);
+        PyMem_RawFree(list);
+        if (r < 0) return -1;
+    }
     size_t i = 0;
     while (i < k->cap) {
         Flow *f = &k->flows[i];
@@ -875,6 +937,7 @@ static int on_packet(Kernel *k, Pkt *p) {
     if (f != NULL && p->proto == TCP && (p->flags & (F_SYN | F_ACK)) == F_SYN && (f->rst || f->fin == 3)) {
         replaced_python = f->state == FLOW_PYTHON;
         if (f->held && emit_acks(k, f) < 0) return -1; /* FlowTable ends it: its counts first */
+        if (emit_summary(k, f) < 0) return -1;
         flow_remove_at(k, (size_t)(f - k->flows));
         f = NULL;
     }
@@ -887,6 +950,7 @@ static int on_packet(Kernel *k, Pkt *p) {
     } else if (p->ts - f->last_ts > k->idle_timeout) {
         replaced_python = f->state == FLOW_PYTHON;
         if (f->held && emit_acks(k, f) < 0) return -1;
+        if (emit_summary(k, f) < 0) return -1;
         flow_init(k, f, p, h); /* same slot: the hash is symmetric */
         k->flows_seen++;
         created = 1;
@@ -908,6 +972,29 @@ static int on_packet(Kernel *k, Pkt *p) {
     f->packets[d]++;
     f->bytes[d] += (uint64_t)p->wirelen;
     f->payload[d] += (uint64_t)p->plen;
+    /* the flow-shape accumulators (FlowTable.add): the same values, the same double arithmetic
+     * in the same order */
+    f->flags_or[d] |= p->flags;
+    if (p->flags & F_PSH) f->pushes[d]++;
+    if (p->plen > 0) {
+        uint64_t sq = (uint64_t)p->plen * (uint64_t)p->plen; /* plen < 2^32 (see Pkt) */
+        f->payload_packets[d]++;
+        f->sumsq_lo[d] += sq;
+        f->sumsq_hi[d] += f->sumsq_lo[d] < sq;
+        if ((f->has_pts >> d) & 1) {
+            double gap = p->ts - f->last_pts[d];
+            f->gap_n[d]++;
+            f->gap_sum[d] += gap;
+            f->gap_sumsq[d] += gap * gap;
+        }
+        f->last_pts[d] = p->ts;
+        f->has_pts |= (uint8_t)(1 << d);
+        if (f->n_first < k->first_payloads) {
+            f->first_len[f->n_first] = (uint32_t)p->plen;
+            if (d) f->first_dir |= (uint16_t)(1u << f->n_first);
+            f->n_first++;
+        }
+    }
     if (p->proto == TCP) {
         uint8_t flags = p->flags;
         if ((flags & F_SYN) && !f->handshake) {
@@ -1821,6 +1908,56 @@ static PyObject *make_acks(Kernel *k, const Flow *f) {
     return tuple_of(items, 8);
 }
 
+/* An unsigned 128-bit integer hi * 2^64 + lo. */
+static PyObject *long_u128(uint64_t hi, uint64_t lo) {
+    if (hi == 0) return PyLong_FromUnsignedLongLong(lo);
+    PyObject *h = PyLong_FromUnsignedLongLong(hi), *l = PyLong_FromUnsignedLongLong(lo);
+    PyObject *shift = PyLong_FromLong(64), *up = NULL, *res = NULL;
+    if (h != NULL && l != NULL && shift != NULL && (up = PyNumber_Lshift(h, shift)) != NULL)
+        res = PyNumber_Or(up, l);
+    Py_XDECREF(h);
+    Py_XDECREF(l);
+    Py_XDECREF(shift);
+    Py_XDECREF(up);
+    return res;
+}
+
+static PyObject *pair_of(PyObject *x, PyObject *y) {
+    PyObject *items[2] = {x, y};
+    return tuple_of(items, 2);
+}
+
+/* The FlowSummary of an ended flow, field for field as detector.flows.summarise builds it. */
+static PyObject *make_summary(Kernel *k, const Flow *f) {
+    PyObject *first = PyTuple_New(f->n_first);
+    for (Py_ssize_t i = 0; first != NULL && i < f->n_first; i++) {
+        PyObject *item = pair_of(PyLong_FromLong((f->first_dir >> i) & 1), PyLong_FromUnsignedLong(f->first_len[i]));
+        if (item == NULL) Py_CLEAR(first);
+        else PyTuple_SET_ITEM(first, i, item);
+    }
+    PyObject *args[19];
+    args[0] = addr_text(k, f->a, f->v6);
+    args[1] = PyLong_FromLong(f->ap);
+    args[2] = addr_text(k, f->b, f->v6);
+    args[3] = PyLong_FromLong(f->bp);
+    args[4] = PyLong_FromLong(f->proto);
+    args[5] = PyFloat_FromDouble(f->first_ts);
+    args[6] = PyFloat_FromDouble(f->last_ts);
+    args[7] = pair_u64(f->packets[0], f->packets[1]);
+    args[8] = pair_u64(f->bytes[0], f->bytes[1]);
+    args[9] = pair_u64(f->payload_packets[0], f->payload_packets[1]);
+    args[10] = pair_u64(f->payload[0], f->payload[1]);
+    args[11] = pair_of(long_u128(f->sumsq_hi[0], f->sumsq_lo[0]), long_u128(f->sumsq_hi[1], f->sumsq_lo[1]));
+    args[12] = pair_u64(f->pushes[0], f->pushes[1]);
+    args[13] = pair_u64(f->flags_or[0], f->flags_or[1]);
+    args[14] = pair_u64(f->gap_n[0], f->gap_n[1]);
+    args[15] = pair_of(PyFloat_FromDouble(f->gap_sum[0]), PyFloat_FromDouble(f->gap_sum[1]));
+    args[16] = pair_of(PyFloat_FromDouble(f->gap_sumsq[0]), PyFloat_FromDouble(f->gap_sumsq[1]));
+    args[17] = first;
+    args[18] = f->handshake ? py_bool(f->client) : Py_NewRef(Py_None); /* the first SYN's verdict */
+    return maker_make(&k->summary, args);
+}
+
 static PyObject *materialise(Batch *bt, const Ev *e) {
     Kernel *k = bt->kernel;
     const BatchData *b = bt->b;
@@ -1837,6 +1974,11 @@ static PyObject *materialise(Batch *bt, const Ev *e) {
     }
     case EV_ACKS:
         return make_acks(k, &b->flows[e->u.flow]);
+    case EV_SUMMARY: {
+        PyObject *items[3] = {PyLong_FromLong(EV_SUMMARY), PyLong_FromUnsignedLongLong(e->fid),
+                              make_summary(k, &b->flows[e->u.flow])};
+        return tuple_of(items, 3);
+    }
     case EV_SWEEP: {
         PyObject *items[2] = {PyLong_FromLong(EV_SWEEP), PyFloat_FromDouble(e->u.ts)};
         return tuple_of(items, 2);
@@ -2076,6 +2218,7 @@ static void Kernel_dealloc(Kernel *k) {
     Py_XDECREF(k->hints_obj);
     Py_XDECREF(k->packet.cls);
     Py_XDECREF(k->prelude.cls);
+    Py_XDECREF(k->summary.cls);
     Py_XDECREF(k->name6);
     Py_XDECREF(k->s_guess);
     Py_XDECREF(k->s_handshake);
@@ -2085,8 +2228,9 @@ static void Kernel_dealloc(Kernel *k) {
 static int Kernel_init(Kernel *k, PyObject *args, PyObject *kwds) {
     static char *kwlist[] = {"hints", "unhinted_limit", "idle_timeout", "sweep_every", "max_caplen",
                              "max_block", "max_tags", "max_ext_headers", "addr_cache_size", "packet_cls",
-                             "prelude_cls", "name6", "seed", "hold_acks", NULL};
-    PyObject *hints, *packet_cls, *prelude_cls, *name6;
+                             "prelude_cls", "name6", "seed", "hold_acks", "summary_cls", "first_payloads", NULL};
+    PyObject *hints, *packet_cls, *prelude_cls, *name6, *summary_cls = Py_None;
+    unsigned int first_payloads = 8;
     unsigned int unhinted_limit, max_caplen, max_block, max_tags, max_ext;
     double idle_timeout;
     unsigned long long sweep_every, seed;
@@ -2096,11 +2240,15 @@ static int Kernel_init(Kernel *k, PyObject *args, PyObject *kwds) {
         PyErr_SetString(PyExc_RuntimeError, "Kernel already initialised");
         return -1;
     }
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!IdKIIIInOOOK|p", kwlist, &PyTuple_Type, &hints,
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!IdKIIIInOOOK|pOI", kwlist, &PyTuple_Type, &hints,
                                      &unhinted_limit, &idle_timeout, &sweep_every, &max_caplen, &max_block,
                                      &max_tags, &max_ext, &addr_cache_size, &packet_cls, &prelude_cls, &name6,
-                                     &seed, &hold_acks))
+                                     &seed, &hold_acks, &summary_cls, &first_payloads))
         return -1;
+    if (first_payloads > MAX_FIRST_PAYLOADS) {
+        PyErr_Format(PyExc_ValueError, "first_payloads must be at most %d", MAX_FIRST_PAYLOADS);
+        return -1;
+    }
     Py_ssize_t n = PyTuple_GET_SIZE(hints);
     if (n > MAX_HINTS) {
         PyErr_SetString(PyExc_ValueError, "too many hints");
@@ -2130,7 +2278,9 @@ static int Kernel_init(Kernel *k, PyObject *args, PyObject *kwds) {
     k->max_ext = max_ext;
     k->addr_cache_size = (size_t)addr_cache_size;
     k->hold_acks = hold_acks;
+    k->first_payloads = first_payloads;
     if (maker_init(&k->packet, packet_cls, 12) < 0 || maker_init(&k->prelude, prelude_cls, 16) < 0) return -1;
+    if (summary_cls != Py_None && maker_init(&k->summary, summary_cls, 19) < 0) return -1;
     k->name6 = Py_NewRef(name6);
     k->seed = seed;
     k->s_guess = PyUnicode_InternFromString("guess");
@@ -2393,6 +2543,10 @@ static PyObject *Kernel_observe(Kernel *k, PyObject *pkt) {
     p.snapped = PyObject_IsTrue(snapped);
     p.payload = (const uint8_t *)PyBytes_AS_STRING(payload); /* kept alive by the packet */
     p.plen = PyBytes_GET_SIZE(payload);
+    if ((uint64_t)p.plen > UINT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "observe: payload longer than 2^32 - 1 bytes");
+        goto done;
+    }
     p.obj = pkt;
     BatchData *b = batch_alloc();
     if (b == NULL) {
@@ -2443,6 +2597,42 @@ static PyObject *Kernel_ignore(Kernel *k, PyObject *args) {
     pthread_mutex_unlock(&k->mu);
     if (r < 0) return PyErr_NoMemory();
     Py_RETURN_NONE;
+}
+
+/* finish() -> Batch: the end of the scan (FlowTable.finish ends every flow): held ACK counts not
+ * handed over yet, then the summary of every live flow in creation order; the flow table is
+ * emptied (a later file starts new flows, as it would after FlowTable.finish). */
+static PyObject *Kernel_finish(Kernel *k, PyObject *Py_UNUSED(ignored)) {
+    if (!idle(k)) return NULL;
+    BatchData *b = batch_alloc();
+    Flow **list = NULL;
+    if (b == NULL) return PyErr_NoMemory();
+    k->cur = b;
+    apply_pending(k);
+    int r = flush_held(k);
+    size_t n = 0;
+    if (r == 0 && k->summary.cls != NULL && k->count > 0) {
+        list = PyMem_RawMalloc(k->count * sizeof(Flow *));
+        if (list == NULL) {
+            r = fail_nomem(k);
+        } else {
+            for (size_t i = 0; i < k->cap; i++)
+                if (k->flows[i].state != FLOW_EMPTY) list[n++] = &k->flows[i];
+            r = emit_summaries(k, list, n);
+        }
+    }
+    PyMem_RawFree(list);
+    k->cur = NULL;
+    if (r < 0) {
+        batch_error(b);
+        batch_free(b);
+        return NULL;
+    }
+    memset(k->flows, 0, k->cap * sizeof(Flow));
+    k->count = 0;
+    k->any_held = 0;
+    b->status = ST_DONE;
+    return batch_wrap(k, b, NULL, NULL);
 }
 
 static PyObject *Kernel_file_stats(Kernel *k, PyObject *Py_UNUSED(ignored)) {
@@ -2498,6 +2688,8 @@ static PyMethodDef Kernel_methods[] = {
     {"stop", (PyCFunction)Kernel_stop, METH_NOARGS, "stop(): end and join the walker, release the buffer"},
     {"observe", (PyCFunction)Kernel_observe, METH_O, "observe(packet) -> Batch"},
     {"ignore", (PyCFunction)Kernel_ignore, METH_VARARGS, "ignore(a, ap, b, bp, proto, fid): queue an ignore"},
+    {"finish", (PyCFunction)Kernel_finish, METH_NOARGS,
+     "finish() -> Batch: the end of the scan: the summaries of every live flow; the table is emptied"},
     {"file_stats", (PyCFunction)Kernel_file_stats, METH_NOARGS,
      "file_stats() -> (records, bytes, first_ts, last_ts, linktypes, unsupported, malformed, truncated, decoded)"},
     {"counts", (PyCFunction)Kernel_counts, METH_NOARGS, "counts() -> (flows_seen, distinct_ips, selected, held)"},
@@ -2532,6 +2724,7 @@ PyMODINIT_FUNC PyInit__fastpath(void) {
         PyModule_AddIntConstant(m, "EV_WARN", EV_WARN) < 0 ||
         PyModule_AddIntConstant(m, "EV_FRAGMENT", EV_FRAGMENT) < 0 ||
         PyModule_AddIntConstant(m, "EV_ACKS", EV_ACKS) < 0 ||
+        PyModule_AddIntConstant(m, "EV_SUMMARY", EV_SUMMARY) < 0 ||
         PyModule_AddIntConstant(m, "ST_MORE", ST_MORE) < 0 ||
         PyModule_AddIntConstant(m, "ST_NEED", ST_NEED) < 0 ||
         PyModule_AddIntConstant(m, "ST_DONE", ST_DONE) < 0 ||

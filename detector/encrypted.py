@@ -21,6 +21,7 @@ from detector import poollists
 from detector.rules import Pool
 from detector.session import Session
 
+_SV2_FIRST = frozenset(size for sizes in sv2.ACTS.values() for size in sizes[:1])  #: act-1 sizes (64, 32)
 CLIENT_BYTES = 16 << 10  #: ClientHello bytes waited for
 SERVER_BYTES = 32 << 10  #: server handshake bytes waited for (certificate chains)
 
@@ -143,6 +144,9 @@ def sv2_session(summary: FlowSummary, dns_names: dict[str, str]) -> Session | No
     if summary.proto != TCP or len(summary.first_payloads) < 4:
         return None
     client_is_a = summary.client_is_a if summary.client_is_a is not None else summary.first_payloads[0][0] == 0
+    first_dir, first_size = summary.first_payloads[0]
+    if (first_dir == 0) != client_is_a or first_size not in _SV2_FIRST:
+        return None  # the handshake's act 1 is the client's own first segment of 32 or 64 bytes
     detector = sv2.Sv2Detector()
     for direction, size in summary.first_payloads:
         detector.feed(sv2.C2S if (direction == 0) == client_is_a else sv2.S2C, size, summary.first_ts)

@@ -119,6 +119,8 @@ def _scan(files: list[Path], options: ScanOptions) -> dict[str, Any]:
                 _read(capture, table, ips, options, str(path), index, len(files))
             info = capture.info
         _attach_flow_warnings(table, info)
+    if fast:
+        fastpath.finish_scan(table)  # the kernel summarises the flows still live (table.summaries)
     sessions_state = table.finish()
     if infos:
         _attach_flow_warnings(table, infos[-1])

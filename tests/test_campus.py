@@ -60,8 +60,6 @@ def test_pure_engine_sees_the_behaviour_around_the_hijacked_server():
     assert {d["kind"] for d in hijacked["behaviour"]["downloads"]} == {"script", "elf"}
 
 
-@pytest.mark.xfail(strict=True, reason="the fast engine's kernel does not emit flow summaries yet: "
-                   "inbound/scanning behaviour is seen by the pure engine only")
 def test_engines_agree_on_the_campus():
     def masked(engine):
         doc = scan([PCAPS / "campus.pcapng"], ScanOptions(registries=[PCAPS / "campus-registry.csv"], engine=engine))

@@ -4,10 +4,11 @@ Every capture is read twice — ``open_capture`` -> ``FlowTable.add`` for every 
 path), and ``fast_scan_file`` (the compiled kernel, Python seeing only the packets it inspects) —
 and the results must be identical: the findings document of ``build_findings`` (sessions, hosts,
 inputs with their warnings, summary with flows and IPs screened), every ``CaptureInfo``, the DNS
-names and ``flows_seen``. Inputs: the shared corpus, the bundled samples, and crafted captures
-covering every link type, VLAN / PPPoE / MPLS, IPv6 extension headers, IPv4 / IPv6 fragments,
-damaged pcap / pcapng / gzip, rotation across files, flows reused after FIN / RST, idle splits,
-the idle sweep, ignored flows. A seeded fuzz runs in a subprocess (a crash would kill it).
+names, ``flows_seen`` and every flow's ``FlowSummary`` (the kernel's, in the pure table's order).
+Inputs: the shared corpus, the bundled samples, and crafted captures covering every link type,
+VLAN / PPPoE / MPLS, IPv6 extension headers, IPv4 / IPv6 fragments, damaged pcap / pcapng /
+gzip, rotation across files, flows reused after FIN / RST, idle splits, the idle sweep, ignored
+flows. A seeded fuzz runs in a subprocess (a crash would kill it).
 
 Every test runs twice: with the kernel's walker thread (the default: the walk of batch N+1
 overlaps the table's work on batch N, ignores reach the kernel late) and serially
@@ -66,10 +67,11 @@ from detector import (
 from detector.capture import fast as fast_mod
 from detector.capture import is_capture_file, open_capture
 from detector.capture import pcap as pcap_mod
-from detector.capture.fast import FastScanner, fast_scan_file
+from detector.behaviour import FIRST_PAYLOADS, FlowSummary
+from detector.capture.fast import FastScanner, fast_scan_file, finish_scan
 from detector.capture.model import CaptureInfo, Packet
 from detector.flows import FlowTable
-from detector.scan import ScanOptions, _attach_flow_warnings, build_findings
+from detector.scan import ScanOptions, _attach_flow_warnings, build_findings, scan
 
 T0 = 1_700_000_000
 OPTIONS = ScanOptions(clock=lambda: dt.datetime(2024, 1, 1, tzinfo=dt.UTC))
@@ -325,10 +327,12 @@ class Outcome:
     ips: int
     dns_names: dict[str, Any]
     packets: list[Packet]  #: what the table was given
+    summaries: list[FlowSummary]  #: every flow's summary, in the order the flows ended
 
 
 def run_pure(paths: list[Path]) -> Outcome:
     table, infos, ips = Recorder(), [], set()
+    table.keep_summaries = True  # as the scan sets it for the pure engine
     for path in paths:
         with open_capture(path) as cap:
             infos.append(cap.info)
@@ -340,7 +344,7 @@ def run_pure(paths: list[Path]) -> Outcome:
     if infos:
         _attach_flow_warnings(table, infos[-1])
     return Outcome(build_findings(infos, sessions, table, len(ips), OPTIONS), infos, table.flows_seen, len(ips),
-                   dict(table.dns_names), table.seen)
+                   dict(table.dns_names), table.seen, list(table.summaries))
 
 
 def run_fast(paths: list[Path], table_cls: type[Recorder] = Recorder) -> tuple[Outcome, FlowTable]:
@@ -352,11 +356,12 @@ def run_fast(paths: list[Path], table_cls: type[Recorder] = Recorder) -> tuple[O
         ips = counts.ips_screened
         assert table.take_new_ips() == set()  # the kernel counts addresses instead
         _attach_flow_warnings(table, info)
+    finish_scan(table)  # as the scan does: the kernel's summaries of the flows still live
     sessions = table.finish()
     if infos:
         _attach_flow_warnings(table, infos[-1])
     return Outcome(build_findings(infos, sessions, table, ips, OPTIONS), infos, table.flows_seen, ips,
-                   dict(table.dns_names), table.seen), table
+                   dict(table.dns_names), table.seen, list(table.summaries)), table
 
 
 def is_subsequence(part: list[Packet], whole: list[Packet]) -> bool:
@@ -373,6 +378,10 @@ def same(*paths: Path) -> Outcome:
     assert fast.findings == pure.findings
     assert (fast.flows_seen, fast.ips, fast.dns_names) == (pure.flows_seen, pure.ips, pure.dns_names)
     assert is_subsequence(fast.packets, pure.packets)  # every handed-over packet, field for field
+    # every flow's summary, emitted by the kernel, equal to FlowTable's — in the same order, too:
+    # per-host behaviour keeps bounded sets (the first MAX_PEERS peers), so order can matter
+    assert fast.summaries == pure.summaries
+    assert len(pure.summaries) == pure.flows_seen  # every flow ends, at the latest with the scan
     return pure
 
 
@@ -477,6 +486,11 @@ def test_fragmented_mining_and_dns(tmp_path: Path, v6: bool) -> None:
     out = same(write(tmp_path, "f.pcap", pcap_file(out_recs, 1, eth)))
     assert len(out.findings["sessions"]) == 1
     assert any("not reassembled" in w for w in out.infos[0].warnings)
+    # the reassembled packets count in the summaries (the kernel saw them through observe())
+    miner = [ip for _, ip in mixed(v6) if struct.pack("!H", 40001) in (ip[40:42] if v6 else ip[20:22],
+                                                                      ip[42:44] if v6 else ip[22:24])]
+    summary = next(f for f in out.summaries if 40001 in (f.ap, f.bp))
+    assert sum(summary.packets) == len(miner) and summary.payload_packets == (len(STRATUM_C), len(STRATUM_S))
 
 
 # -- crafted: damage --------------------------------------------------------------------------------
@@ -677,6 +691,8 @@ def test_rotation_connection_spans_two_files(tmp_path: Path) -> None:
     first = scanner_table.on_ignore
     fast_scan_file(b, scanner_table)
     assert scanner_table.on_ignore == first  # one kernel for the whole scan
+    miner = [f for f in out.summaries if f.bp == 3333]  # still live at the end of file 1: one flow
+    assert len(miner) == 1 and sum(miner[0].packets) == len(conv.out) and miner[0].client_is_a is True
 
 
 @pytest.mark.parametrize("budget", [1, 1 << 22], ids=["record-by-record", "read-ahead"])
@@ -696,6 +712,9 @@ def test_flows_reused_after_fin_and_rst(tmp_path: Path, monkeypatch: pytest.Monk
     recs = first.out + second.out + third.out + echo.out + miner.out
     out = same(write(tmp_path, "reuse.pcap", pcap_file(recs, 1, eth)))
     assert len(out.findings["sessions"]) == 4
+    # in the order they end: replaced by the next SYN on the tuple, the last two at the end of the scan
+    by_tuple = [sum(f.packets) for f in out.summaries if f.ap in (40001, 40002)]
+    assert by_tuple == [len(first.out), len(second.out), len(echo.out), len(third.out), len(miner.out)]
     assert out.findings["summary"] == run_pure([tmp_path / "reuse.pcap"]).findings["summary"]
 
 
@@ -713,6 +732,8 @@ def test_idle_split_of_mining_dns_and_ignored_flows(tmp_path: Path, monkeypatch:
     recs.sort(key=lambda r: r[0])
     out = same(write(tmp_path, "idle.pcap", pcap_file(recs, 1, eth)))
     assert len(out.findings["sessions"]) == 3
+    assert sum(f.ap == 40001 for f in out.summaries) == 2 and sum(f.ap == 40002 for f in out.summaries) == 2
+    assert sum(f.bp == 53 for f in out.summaries) == 2  # the DNS flow, split by 4000 s of silence
 
 
 def _sweep_capture(shuffle: int) -> bytes:
@@ -905,7 +926,7 @@ for i in range(int(sys.argv[5])):
         try:
             out = run([path])
             out = out[0] if isinstance(out, tuple) else out
-            outcome.append(("ok", out.findings, out.infos))
+            outcome.append(("ok", out.findings, out.infos, out.summaries))
         except (InputError, AssertionError, AttributeError) as e:  # refused, or a FlowTable bug
             outcome.append((type(e).__name__, str(e)))
     if outcome[0] != outcome[1]:
@@ -945,7 +966,7 @@ for i in range(400):
     p = Path(sys.argv[3]) / f"r{i}"
     p.write_bytes(heads[i % 4] + rnd.randbytes(rnd.randrange(0, 4000)))
     pure = t.run_pure([p]); fast, _ = t.run_fast([p])
-    bad += fast.findings != pure.findings or fast.infos != pure.infos
+    bad += fast.findings != pure.findings or fast.infos != pure.infos or fast.summaries != pure.summaries
 print(bad)
 """
     done = subprocess.run([sys.executable, "-c", code, str(REPO), str(REPO / "tests"), str(tmp_path)],
@@ -1218,14 +1239,14 @@ class TracedPacket(Packet):
         TRACED.append(self.ts)
 
 
-def _bare_kernel(packet_cls: type) -> Any:
+def _bare_kernel(packet_cls: type, **options: Any) -> Any:
     from detector.capture import ip as ip_layer
 
     return _fastpath.Kernel(
         hints=tuple(flows.HINTS), unhinted_limit=flows.UNHINTED_LIMIT, idle_timeout=flows.IDLE_TIMEOUT,
         sweep_every=flows.SWEEP_EVERY, max_caplen=pcap_mod.MAX_CAPLEN, max_block=1 << 24, max_tags=8,
         max_ext_headers=ip_layer.MAX_EXT_HEADERS, addr_cache_size=64, packet_cls=packet_cls,
-        prelude_cls=flows.Prelude, name6=str, seed=1)
+        prelude_cls=flows.Prelude, name6=str, seed=1, **options)
 
 
 def test_record_classes_that_need_their_init_are_called() -> None:
@@ -1278,3 +1299,114 @@ def test_live_flows_hold_the_pure_counters(tmp_path: Path, monkeypatch: pytest.M
             [(d.packets, d.bytes, d.payload_bytes) for d in ref.dirs]
         checked += 1
     assert checked >= 2
+
+
+# -- flow summaries (the kernel's FlowSummary of every flow) ----------------------------------------
+def _shaped(cport: int, t: float, hinted: bool) -> Conv:
+    """A closed connection of known shape: client 10 and 5 payload bytes, server 30, 0.25 s apart
+    (wire length: the IP packet's, 40 bytes of headers)."""
+    c10, s30, c5 = (b'{"id":1} \n', b'{"id":1,"result":true}' + b" " * 7 + b"\n", b'{}\n\n\n') if hinted else \
+        (b"x" * 10, b"y" * 30, b"z" * 5)
+    conv = Conv("10.0.0.10", "192.0.2.77", cport, 3333, t=t, step=0.25).handshake()
+    return conv.data(True, c10).data(False, s30).data(True, c5).fin()
+
+
+def test_summary_values(tmp_path: Path) -> None:
+    """Exact summaries of crafted flows (both engines): one inspected by Python and one only the
+    kernel counts (the same shape), one opened by the server's SYN-ACK, one without handshake and
+    more payload packets than a summary keeps."""
+    inspected, kernel_only = _shaped(40001, T0, True), _shaped(40002, T0 + 100, False)
+    synack_first = Conv("10.0.0.11", "192.0.2.78", 40003, 443, t=T0 + 200).handshake().data(True, b"q" * 4).fin()
+    midsession = Conv("10.0.0.12", "192.0.2.79", 40004, 443, t=T0 + 300)
+    for i in range(FIRST_PAYLOADS + 2):
+        midsession.data(False, b"r" * (i + 1))
+    recs = inspected.out + kernel_only.out + synack_first.out[1:] + midsession.out
+    out = same(write(tmp_path, "shape.pcap", pcap_file(recs, 1, eth)))
+    assert out.findings["sessions"] == [] and len(out.summaries) == 4
+    by_port = {f.ap if f.ap > 1024 else f.bp: f for f in out.summaries}
+    for port, t in ((40001, T0), (40002, T0 + 100)):
+        assert by_port[port] == FlowSummary(
+            "10.0.0.10", port, "192.0.2.77", 3333, 6, t + 0.25, t + 3.0, (7, 5), (7 * 40 + 15, 5 * 40 + 30),
+            (2, 1), (15, 30), (10 * 10 + 5 * 5, 30 * 30), (2, 1), (0x1B, 0x1B), (1, 0), (1.0, 0.0), (1.0, 0.0),
+            ((0, 10), (1, 30), (0, 5)), True)
+    server_first = by_port[40003]
+    assert (server_first.a, server_first.client_is_a, server_first.first_payloads) == ("192.0.2.78", False, ((1, 4),))
+    mid = by_port[40004]
+    assert mid.client_is_a is None and mid.a == "192.0.2.79" and mid.flags == (0x18, 0x10)
+    assert mid.first_payloads == tuple((0, i + 1) for i in range(FIRST_PAYLOADS))
+    assert mid.payload_packets == (FIRST_PAYLOADS + 2, 0) and mid.gap_n == (FIRST_PAYLOADS + 1, 0)
+    assert mid.payload_sumsq == (sum((i + 1) ** 2 for i in range(FIRST_PAYLOADS + 2)), 0)
+    assert mid.gap_sum[0] == pytest.approx((FIRST_PAYLOADS + 1) * 0.02)
+
+
+@pytest.mark.parametrize("name", ["campus.pcapng", "encrypted-evasive.pcap"])
+def test_scan_engines_agree_on_behaviour_and_sv2(name: str) -> None:
+    """The whole scan: the behaviour blocks (inbound service, SYN sweeps) and the Stratum V2
+    session, both found from flow summaries, are the same with either engine."""
+    docs = {engine: scan([PCAPS / name], ScanOptions(engine=engine, clock=OPTIONS.clock))
+            for engine in ("fast", "pure")}
+    assert docs["fast"] == docs["pure"]
+    if name == "encrypted-evasive.pcap":
+        assert [s["client"] for s in docs["fast"]["sessions"] if s["dialect"] == "sv2"] == ["192.168.50.88"]
+    else:
+        behaviour = [h["behaviour"] for h in docs["fast"]["hosts"]]
+        assert any(b["inbound_peers"] for b in behaviour) and any(b["outbound_scan_targets"] for b in behaviour)
+
+
+def test_scan_of_rotated_files_summarises_flows_live_across_them(tmp_path: Path) -> None:
+    """A miner sweeps 25 addresses with unanswered SYNs and serves SSH to one peer, across two
+    files of a rotated capture: those flows are still live when the scan ends, and only their
+    summaries (the kernel's, flushed at the end of the scan) show the sweep and the service."""
+    c, pool = "10.0.0.10", "192.0.2.77"
+    conv = Conv(c, pool, 40001, 3333).handshake().stratum()
+    ssh = Conv("198.51.100.9", c, 50022, 22, t=T0 + 0.3).handshake().data(True, b"SSH-2.0-x\r\n")
+    recs = conv.out + ssh.out
+    for i in range(25):
+        recs.append((T0 + 0.01 * i, ip_packet(c, f"203.0.113.{i}", 6, tcp_seg(45000 + i, 23, 7, 0, 0x02), i)))
+    recs.sort(key=lambda r: r[0])
+    half = len(recs) // 2
+    write(tmp_path, "cap-00.pcap", pcap_file(recs[:half], 1, eth))
+    write(tmp_path, "cap-01.pcap", pcap_file(recs[half:], 1, eth))
+    docs = {engine: scan([tmp_path], ScanOptions(engine=engine, clock=OPTIONS.clock)) for engine in ("fast", "pure")}
+    assert docs["fast"] == docs["pure"]
+    (host,) = docs["fast"]["hosts"]
+    got = host["behaviour"]
+    assert (got["outbound_scan_targets"], got["outbound_scan_ports"], got["inbound_peers"], got["inbound_ports"]) == \
+        (25, [23], 1, [22])
+
+
+def test_kernel_finish_and_summary_events() -> None:
+    """Summaries come as events where a flow ends inside a walk (here: replaced by a new SYN) and
+    from finish() for the flows still live, in creation order; finish() empties the kernel's
+    table, is refused while the walker walks, and a kernel without summary_cls emits none."""
+    c, s = "10.0.0.10", "192.0.2.77"
+    first = Conv(c, s, 40001, 3333).handshake().stratum().fin()
+    second = Conv(c, s, 40001, 3333, t=first.t + 1).handshake().stratum()
+    recs = first.out + bulk(c, "198.51.100.1", 41000, first.t + 0.5) + second.out
+    data = pcap_file(recs, 1, eth)
+    kernel = FastScanner(FlowTable()).kernel
+    kernel.begin(0)
+    kernel.start(data, 0, 0, 1 << 30)
+    with pytest.raises(RuntimeError, match="walking"):
+        kernel.finish()
+    events = []
+    while (batch := kernel.next()) is not None:
+        events += list(batch)
+    kernel.stop()
+    walked = [e for e in events if e[0] == _fastpath.EV_SUMMARY]
+    assert [(e[2].ap, sum(e[2].packets)) for e in walked] == [(40001, len(first.out))]
+    ended = list(kernel.finish())
+    assert [e[0] for e in ended] == [_fastpath.EV_SUMMARY] * 2
+    assert [(e[2].ap, sum(e[2].packets)) for e in ended] == [(41000, len(recs) - len(first.out) - len(second.out)),
+                                                            (40001, len(second.out))]
+    assert ended[0][1] < ended[1][1] and all(type(e[2]) is FlowSummary for e in ended)
+    assert list(kernel.finish()) == []  # the table is empty now
+    kernel.begin(0)
+    again = [e for e in kernel.walk(data, 0, 0, True, 1 << 30) if e[0] == _fastpath.EV_PRELUDE]
+    assert again and min(e[1] for e in again) > ended[1][1]  # new flows, not the finished ones
+    silent = _bare_kernel(Packet)
+    silent.begin(0)
+    assert not any(e[0] == _fastpath.EV_SUMMARY for e in silent.walk(data, 0, 0, True, 1 << 30))
+    assert list(silent.finish()) == []
+    with pytest.raises(ValueError, match="first_payloads"):
+        _bare_kernel(Packet, summary_cls=FlowSummary, first_payloads=17)

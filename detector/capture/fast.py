@@ -18,15 +18,20 @@ counters for flows in the table's states "new" and "ignored". It hands Python:
 * the counts of pure ACKs of the flows it hands over (no payload, no SYN/FIN/RST: ``add`` would
   only count them), held back and given to ``FlowTable.credit`` where the table reads them —
   before a packet the table would otherwise find idle, before the flow ends, before each sweep
-  and at the end of the file (only when the table has ``credit``).
+  and at the end of the file (only when the table has ``credit``);
+* a ``FlowSummary`` (detector.behaviour) of EVERY flow when it ends — replaced, idle, swept, or
+  at the end of the scan (``finish_scan``) — appended to ``table.summaries``: the kernel keeps the
+  flow-shape counters over every packet, equal to what ``FlowTable.add`` keeps when it sees them
+  all, so the table itself must not summarise (``keep_summaries`` is set False).
 
 Before each sweep and at the end of each file the table's flows are put back in creation order
 (``FlowTable.live`` / ``detach`` / ``install``): the pure table holds them in that order, and
 flows that end together (sweep, ``finish``) end, and warn, in it.
 
-The findings are the same as the pure path's: same sessions, DNS names, warnings, and the
-table's ``flows_seen`` (the kernel's count is added to it). The "IPs screened" count is in
-``FastCounts`` (the kernel counts distinct addresses instead of keeping their text).
+The findings are the same as the pure path's: same sessions, DNS names, warnings, flow summaries
+(in the same order), and the table's ``flows_seen`` (the kernel's count is added to it). The
+"IPs screened" count is in ``FastCounts`` (the kernel counts distinct addresses instead of
+keeping their text).
 
 Public API:
 
@@ -34,8 +39,12 @@ Public API:
     Read one capture through ``table``. Several files of one scan share one kernel (kept with the
     table), so a connection spanning two files of a rotated capture stays one flow. Raises what
     ``open_capture`` raises for files that cannot be read or are not captures.
+``finish_scan(table) -> None``
+    The end of a fast scan, before ``table.finish()``: the kernel ends the flows still live (they
+    stay live from file to file) and their summaries join ``table.summaries``.
 ``FastScanner(table, threads=None)``
-    The same as an object: ``scan_file(path, progress=None) -> CaptureInfo`` and ``counts``.
+    The same as an object: ``scan_file(path, progress=None) -> CaptureInfo``, ``finish()`` and
+    ``counts``.
 ``available() -> bool``
     True when the compiled kernel is importable.
 ``threads_default() -> bool``
@@ -67,6 +76,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from detector import flows
+from detector.behaviour import FIRST_PAYLOADS, FlowSummary
 from detector.capture import ip as ip_layer
 from detector.capture import link, open_capture, pcapng
 from detector.capture.model import CaptureInfo, Packet
@@ -78,7 +88,7 @@ try:
 except ImportError:  # not built: the scan falls back to the pure path
     _fastpath = None  # type: ignore[assignment]
 
-__all__ = ["FastCounts", "FastScanner", "available", "fast_scan_file", "threads_default"]
+__all__ = ["FastCounts", "FastScanner", "available", "fast_scan_file", "finish_scan", "threads_default"]
 
 BUDGET = 4 << 20  #: stored bytes the kernel reads per call (bounds the events held at once)
 HASH_PIECE = 64 << 20  #: bytes hashed per call by the hashing thread
@@ -150,6 +160,8 @@ class FastScanner:
             name6=_name6,
             seed=int.from_bytes(os.urandom(8), "little"),
             hold_acks=callable(credit),  # a table without the hook is given every packet
+            summary_cls=FlowSummary,
+            first_payloads=FIRST_PAYLOADS,
         )
         # FlowTable's idle sweep, run when the kernel's packet count says (see _dispatch);
         # FlowTable.sweep(now), or the private _sweep of a flows.py that predates it
@@ -163,6 +175,8 @@ class FastScanner:
         self._warn: Warnings | None = None
         self._ipdec: ip_layer.IPDecoder | None = None
         table.on_ignore = self._on_ignore
+        # the kernel summarises every flow, the ones Python holds included: the table must not too
+        table.keep_summaries = False
 
     @property
     def counts(self) -> FastCounts:
@@ -192,6 +206,11 @@ class FastScanner:
         self._creation_order()  # the table may end its flows now (finish)
         self.table.flows_seen += self.kernel.counts()[0] - flows_before
         return info
+
+    def finish(self) -> None:
+        """The end of the scan, before ``FlowTable.finish``: the kernel ends every flow still live
+        (flows stay live from one file to the next) and their summaries join ``table.summaries``."""
+        self._dispatch(self.kernel.finish())
 
     def _read_mapped(self, name: str, info: CaptureInfo, progress: ProgressFn | None) -> None:
         try:
@@ -303,6 +322,7 @@ class FastScanner:
         add, adopt = self.table.add, self.table.adopt
         packet_event, prelude_event = _fastpath.EV_PACKET, _fastpath.EV_PRELUDE
         sweep_event, warn_event, acks_event = _fastpath.EV_SWEEP, _fastpath.EV_WARN, _fastpath.EV_ACKS
+        summary_event, summaries = _fastpath.EV_SUMMARY, self.table.summaries
         try:
             for event in events:
                 kind = event[0]
@@ -313,6 +333,8 @@ class FastScanner:
                     assert self._credit is not None
                     self._current = None
                     self._credit(*event[2:])
+                elif kind == summary_event:
+                    summaries.append(event[2])
                 elif kind == prelude_event:
                     self._current = None
                     pre = event[2]
@@ -396,3 +418,11 @@ def fast_scan_file(path: str | os.PathLike[str], table: flows.FlowTable,
         scanner.threads = threads
     info = scanner.scan_file(path, progress)
     return info, scanner.counts
+
+
+def finish_scan(table: flows.FlowTable) -> None:
+    """End the fast scan of ``table`` before ``table.finish()``: the summaries of the flows still
+    live in its kernel go to ``table.summaries`` (nothing to do when no file was read fast)."""
+    scanner = getattr(table.on_ignore, "__self__", None)
+    if isinstance(scanner, FastScanner) and scanner.table is table:
+        scanner.finish()
