@@ -10,6 +10,7 @@ answer (scanning), who swept it, what it downloaded, which pool names it looked 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from detector.capture.model import ACK, SYN, TCP
@@ -150,3 +151,29 @@ def classify_download(content_type: str, head: bytes) -> str | None:
     if head.startswith((b"\x1f\x8b", b"PK\x03\x04", b"BZh", b"\xfd7zXZ\x00")):
         return "archive"
     return None
+
+
+class SummaryStore(list):  # type: ignore[type-arg]
+    """Flow summaries of a scan, bounded: every summary feeds the behaviour aggregate as it
+    arrives, and only summaries a later stage reads are kept — TCP flows with payload both ways
+    (Stratum V2 handshakes, flow shape, supporting evidence all need a two-sided exchange). A
+    scan's memory then grows with such flows, not with every SYN, DNS lookup or one-sided flow."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.behaviour = Behaviour()
+        self.seen = 0
+
+    @staticmethod
+    def wanted(summary: FlowSummary) -> bool:
+        return summary.proto == TCP and summary.payload_packets[0] > 0 and summary.payload_packets[1] > 0
+
+    def append(self, summary: FlowSummary) -> None:  # type: ignore[override]
+        self.seen += 1
+        self.behaviour.flow(summary)
+        if self.wanted(summary):
+            super().append(summary)
+
+    def extend(self, summaries: Iterable[FlowSummary]) -> None:  # type: ignore[override]
+        for summary in summaries:
+            self.append(summary)

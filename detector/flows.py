@@ -140,6 +140,9 @@ class FlowTable:
     summaries: list[FlowSummary] = field(default_factory=list)
     #: emit a FlowSummary per finished flow (the pure engine; the fast engine's kernel emits them)
     keep_summaries: bool = False
+    #: drop a flow as soon as it is ignored (the fast engine, whose kernel keeps its counters and
+    #: summarises it; the pure engine must keep counting it)
+    forget_ignored: bool = False
     #: (host, "dns" | "sni", pool name) for every pool name a host looked up or sent in a ClientHello
     pool_names_seen: list[tuple[str, str, str]] = field(default_factory=list)
     _new_ips: set[str] = field(default_factory=set)
@@ -438,6 +441,10 @@ class FlowTable:
     # -- lifecycle ----------------------------------------------------------------------------
     def _ignore(self, flow: Flow) -> None:
         flow.state = "ignored"
+        if self.forget_ignored:  # the fast path's kernel counts it from now on: hold nothing
+            key = (flow.a, flow.ap, flow.b, flow.bp, flow.proto)
+            if self._flows.get(key) is flow:
+                del self._flows[key]
         if self.on_ignore is not None:
             self.on_ignore(flow.a, flow.ap, flow.b, flow.bp, flow.proto)
         for d in flow.dirs:

@@ -28,7 +28,7 @@ from detector.finalize import session_record
 from detector.flows import FlowTable
 from detector.attribution import Attributor
 from detector.rules import load_rules
-from detector.behaviour import Behaviour, empty_behaviour
+from detector.behaviour import Behaviour, SummaryStore, empty_behaviour
 from detector.encrypted import sv2_session
 from detector.hostfeatures import judge_hosts, sweep_sentences
 from detector.model import load_model
@@ -101,10 +101,12 @@ def _calm_gc() -> Iterator[None]:
 
 def _scan(files: list[Path], options: ScanOptions) -> dict[str, Any]:
     table = FlowTable()
+    table.summaries = SummaryStore()  # bounded: behaviour aggregated as flows end
     infos: list[CaptureInfo] = []
     ips: set[str] = set()
     fast = options.engine == "fast" and fastpath.available()
     table.keep_summaries = not fast  # the fast engine's kernel summarises the flows Python never sees
+    table.forget_ignored = fast
     if options.engine == "fast" and not fast:
         log.warning("detector._fastpath is not built: scanning with the pure engine")
     ips_screened = 0
@@ -182,13 +184,15 @@ def build_findings(infos: Sequence[CaptureInfo], sessions_state: Sequence[Any], 
 
 def behaviour_records(table: FlowTable) -> dict[str, dict[str, Any]]:
     """What each host did around its mining, from what the flow stage recorded."""
-    behaviour = Behaviour()
+    store = table.summaries
+    behaviour = store.behaviour if isinstance(store, SummaryStore) else Behaviour()
     for host, download in table.downloads:
         behaviour.download(host, download)
     for host, how, name in table.pool_names_seen:
         (behaviour.pool_lookup if how == "dns" else behaviour.pool_sni)(host, name)
-    for summary in table.summaries:
-        behaviour.flow(summary)
+    if not isinstance(store, SummaryStore):
+        for summary in store:
+            behaviour.flow(summary)
     scanners = behaviour.scanners()
     return {ip: behaviour.record(ip, scanners) for ip in behaviour.hosts}
 

@@ -66,3 +66,21 @@ def test_engines_agree_on_the_campus():
         doc.pop("generated_at")
         return doc
     assert masked("fast") == masked("pure")
+
+
+def _all_captures():
+    from conftest import CORPUS
+
+    return sorted(p for p in [*PCAPS.iterdir(), *CORPUS.rglob("*")]
+                  if p.is_file() and p.name.endswith((".pcap", ".pcapng", ".pcap.gz")))
+
+
+@pytest.mark.parametrize("capture", _all_captures(), ids=lambda p: p.name)
+def test_whole_scan_equal_between_engines(capture):
+    """scan() with the fast engine (bounded summary store, ignored flows forgotten) equals the
+    pure engine on every bundled sample and corpus capture."""
+    def doc(engine):
+        d = scan([capture], ScanOptions(engine=engine))
+        d.pop("generated_at")
+        return d
+    assert doc("fast") == doc("pure")

@@ -91,7 +91,7 @@ except ImportError:  # not built: the scan falls back to the pure path
 __all__ = ["FastCounts", "FastScanner", "available", "fast_scan_file", "finish_scan", "threads_default"]
 
 BUDGET = 4 << 20  #: stored bytes the kernel reads per call (bounds the events held at once)
-HASH_PIECE = 64 << 20  #: bytes hashed per call by the hashing thread
+HASH_PIECE = 8 << 20  #: bytes hashed per call by the hashing thread
 
 ProgressFn = Callable[[int], None]  #: called with the TCP/UDP packets decoded so far in the file
 THREADS_ENV = "MINESWEEP_FAST_THREADS"  #: "0": walk in the scanning thread (no walker thread)
@@ -119,6 +119,18 @@ def _hash(data: mmap.mmap, sha: Any, stop: threading.Event) -> None:
             if stop.is_set():
                 return
             sha.update(view[offset:offset + HASH_PIECE])
+            _release(data, offset, offset + HASH_PIECE)
+
+
+def _release(data: mmap.mmap, start: int, end: int) -> None:
+    """Drop the pages of [start, end) from this process's mapping: they were read, their bytes were
+    copied out, and the page cache keeps them. Without this a scan's resident memory would grow
+    with the size of the capture (mapped file pages count as resident)."""
+    page = mmap.PAGESIZE
+    start = -(-start // page) * page
+    end = min(end, len(data)) // page * page
+    if end > start and hasattr(mmap, "MADV_DONTNEED"):
+        data.madvise(mmap.MADV_DONTNEED, start, end - start)
 
 
 def threads_default() -> bool:
@@ -285,6 +297,7 @@ class FastScanner:
         """Walk the whole mapped file in the kernel's walker thread, dispatching batch after batch."""
         kernel = self.kernel
         kernel.start(data, 0, 0, BUDGET)
+        released = 0
         try:
             while True:
                 batch = kernel.next()
@@ -294,6 +307,8 @@ class FastScanner:
                     self._dispatch(batch)
                 finally:
                     batch.close()
+                _release(data, released, batch.pos)  # the walker reads ahead of batch.pos only
+                released = batch.pos
                 if progress is not None:
                     progress(batch.decoded)
                 if batch.status != _fastpath.ST_MORE:
