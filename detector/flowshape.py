@@ -70,7 +70,7 @@ import numpy as np
 from detector.behaviour import FlowSummary
 from detector.capture.model import TCP
 from detector.errors import RegistryError
-from detector.model import _matrix, _no_duplicates, _read_bytes, _reject_constant, _short
+from detector.model import _matrix, _read_bytes, _short, read_json_model
 from detector.session import Session
 
 __all__ = [
@@ -354,19 +354,7 @@ def clear_flowshape_cache() -> None:
 
 @functools.lru_cache(maxsize=8)
 def _load_model_cached(path_text: str) -> FlowShapeModel:
-    p = Path(path_text)
-    data = _read_bytes(p, MAX_MODEL_BYTES, "flow-shape model", RegistryError)
-    if data[:1] == b"\x80" or data[:2] in (b"x\x9c", b"x\xda"):
-        raise RegistryError(f"{p}: a pickle/joblib file, not a JSON model (pickles can run code and are never loaded)")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise RegistryError(f"{p}: not a JSON model (not UTF-8 text at byte {exc.start})") from None
-    try:
-        doc = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_no_duplicates)
-    except (ValueError, RecursionError) as exc:
-        raise RegistryError(f"{p}: not a JSON model ({_short(' '.join(str(exc).split()), 120)})") from None
-    return model_from_json(doc, source=str(p))
+    return model_from_json(read_json_model(path_text, "flow-shape model", MAX_MODEL_BYTES), source=path_text)
 
 
 def model_from_json(doc: object, source: str = "model") -> FlowShapeModel:

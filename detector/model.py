@@ -548,10 +548,12 @@ def save_model(model: VerdictModel, path: Path | str) -> None:
         raise UnreadableInputError(f"{p}: cannot write model ({exc.strerror or exc})") from None
 
 
-def load_model(path: Path | str) -> VerdictModel:
-    """Read and validate a model JSON file; RegistryError (one line) if it is not a valid model."""
+def read_json_model(path: Path | str, what: str = "model", max_bytes: int = MAX_MODEL_BYTES) -> Any:
+    """The JSON document of a model file, read defensively: bounded size, never a pickle, strict
+    JSON (no NaN, no duplicate keys); RegistryError (one line) otherwise. Shared by every model
+    minesweep loads (verdicts, flow shape)."""
     p = Path(path)
-    data = _read_bytes(p, MAX_MODEL_BYTES, "model", RegistryError)
+    data = _read_bytes(p, max_bytes, what, RegistryError)
     if data[:1] == b"\x80" or data[:2] in (b"x\x9c", b"x\xda"):
         raise RegistryError(f"{p}: a pickle/joblib file, not a JSON model (pickles can run code and are never loaded)")
     try:
@@ -559,10 +561,14 @@ def load_model(path: Path | str) -> VerdictModel:
     except UnicodeDecodeError as exc:
         raise RegistryError(f"{p}: not a JSON model (not UTF-8 text at byte {exc.start})") from None
     try:
-        doc = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_no_duplicates)
+        return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_no_duplicates)
     except (ValueError, RecursionError) as exc:
         raise RegistryError(f"{p}: not a JSON model ({_short(' '.join(str(exc).split()), 120)})") from None
-    return model_from_json(doc, source=str(p))
+
+
+def load_model(path: Path | str) -> VerdictModel:
+    """Read and validate a model JSON file; RegistryError (one line) if it is not a valid model."""
+    return model_from_json(read_json_model(path), source=str(Path(path)))
 
 
 def _reject_constant(name: str) -> float:

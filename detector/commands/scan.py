@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import TextIO
 
+from detector.commands.args import parse_pue
 from detector.commands.report import write_outputs
 from detector.errors import InputError, UnreadableInputError
 from detector.output.html import LANGS
@@ -31,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, type=Path, metavar="DIR", help="output directory (created)")
     p.add_argument("--subnet-v4", type=_prefix(32), default=24, metavar="N", help="IPv4 subnet prefix (default 24)")
     p.add_argument("--subnet-v6", type=_prefix(128), default=64, metavar="N", help="IPv6 subnet prefix (default 64)")
-    p.add_argument("--pue", type=_pue, default=None, help="power usage effectiveness, >= 1 (default: rules/hardware.toml)")
+    p.add_argument("--pue", type=parse_pue, default=None, help="power usage effectiveness, >= 1 (default: rules/hardware.toml)")
     p.add_argument("--registry", action="append", type=Path, default=[], metavar="CSV",
                    help="who owns which addresses: CSV cidr,unit,category[,extra…] (repeatable; later files win)")
     p.add_argument("--asn-db", action="append", type=Path, default=[], metavar="MMDB",
@@ -81,16 +82,6 @@ def _assumption(text: str) -> tuple[str, float]:
     if not sep or not algorithm.strip() or not 0 < value < 1e21:
         raise argparse.ArgumentTypeError("expected ALGORITHM=RATE, e.g. randomx=5k or sha256d=100T")
     return algorithm.strip().lower(), value
-
-
-def _pue(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("must be a number") from None
-    if not 1.0 <= value <= 10.0:
-        raise argparse.ArgumentTypeError("must be between 1 and 10")
-    return value
 
 
 def _count(text: str) -> int:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from detector.commands.args import parse_pue
 from detector.errors import InputError, UnreadableInputError
 from detector.scan import ScanOptions
 from detector.sensors import ReadStats
@@ -166,15 +167,6 @@ def add_arguments(p: Any, kind: str) -> None:
         except InputError as exc:
             raise argparse.ArgumentTypeError(str(exc)) from None
 
-    def pue(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError("must be a number") from None
-        if not 1.0 <= value <= 10.0:
-            raise argparse.ArgumentTypeError("must be between 1 and 10")
-        return value
-
     p.add_argument("--out", required=True, type=Path, metavar="DIR", help="output directory (created)")
     p.add_argument("--follow", action="store_true",
                    help="keep following the files as the sensor writes them (stop with SIGTERM / Ctrl-C)")
@@ -190,7 +182,7 @@ def add_arguments(p: Any, kind: str) -> None:
                    help="do not use connection shape (long-lived, small, steady) as weak evidence")
     p.add_argument("--subnet-v4", type=prefix(32), default=24, metavar="N", help="IPv4 subnet prefix (default 24)")
     p.add_argument("--subnet-v6", type=prefix(128), default=64, metavar="N", help="IPv6 subnet prefix (default 64)")
-    p.add_argument("--pue", type=pue, default=None, help="power usage effectiveness, >= 1 (default: rules/hardware.toml)")
+    p.add_argument("--pue", type=parse_pue, default=None, help="power usage effectiveness, >= 1 (default: rules/hardware.toml)")
     p.add_argument("--registry", action="append", type=Path, default=[], metavar="CSV",
                    help="who owns which addresses: CSV cidr,unit,category[,…] (repeatable)")
     p.add_argument("--asn-db", action="append", type=Path, default=[], metavar="MMDB",
