@@ -234,9 +234,10 @@ class Progress:
         self.stream.flush()
 
 
-def print_summary(findings: dict, out: TextIO) -> None:
+def print_summary(findings: dict, out: TextIO, unit: str = "packets") -> None:
+    """The terminal summary; ``unit`` names what was read (packets, or a sensor's log records)."""
     s = findings["summary"]
-    print(f"{s['packets']:,} packets, {s['flows']:,} flows, {s['ips_screened']:,} IPs screened: "
+    print(f"{s['packets']:,} {unit}, {s['flows']:,} flows, {s['ips_screened']:,} IPs screened: "
           f"{s['mining_ips']} mining IPs, {s['sessions']} sessions, {len(s['pools'])} pools", file=out)
     hosts = findings["hosts"]
     if not hosts:

@@ -224,7 +224,7 @@ def run_command(kind: str, args: Any, stdout: TextIO | None = None) -> int:
     write_reports(doc, args.out, args.lang)
     _batch_alerts(det, kind, args.out, alerts, args.alerts == "-", stdout, options.min_confidence)
     if not args.quiet:
-        print_summary(doc, stdout)
+        print_summary(doc, stdout, unit="log records")
         print(f"wrote {args.out / 'findings.json'}, report.md, report.html, hosts.csv, sessions.csv, "
               "subnets.csv, iocs.csv, mining.log", file=stdout)
     return 0
