@@ -19,7 +19,6 @@ from pathlib import Path
 
 from detector.scan import ScanOptions, scan
 
-
 #: detectors reported even when they flagged nothing
 ALWAYS = ("plaintext protocol (confirmed)", "TLS pool name via tls-sni (strong)", "TLS pool name via dns (strong)",
           "TLS pool name via tls-certificate (strong)", "Stratum V2 handshake (strong)",

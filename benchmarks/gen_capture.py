@@ -46,7 +46,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Union
+from typing import BinaryIO
 
 EPOCH0 = 1622505600  # 2021-06-01T00:00:00Z: capture start (fixed, so output is deterministic)
 US_PER_PACKET = 1000  # capture duration = packets x 1 ms
@@ -60,9 +60,9 @@ FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10
 
 # A payload is literal bytes, or (prefix, pool offset, n): prefix + n pseudo-random pool bytes,
 # materialized only when the message is emitted.
-Payload = Union[bytes, tuple[bytes, int, int]]
+Payload = bytes | tuple[bytes, int, int]
 Msg = tuple[int, int, Payload]  # (time in us since capture start, direction, payload)
-Pkt = tuple[int, int, int, int, int, Union[bytes, memoryview]]  # (ts_us, dir, flags, seq, ack, payload)
+Pkt = tuple[int, int, int, int, int, bytes | memoryview]  # (ts_us, dir, flags, seq, ack, payload)
 
 # ---------------------------------------------------------------------------------------------
 # Binary layouts, compiled once.
@@ -466,7 +466,7 @@ def bitcoind_msgs(rng: random.Random, t: int, rtt: int, host: str) -> list[Msg]:
     auth = base64.b64encode(f"rpcuser:{_hex(rng, 8)}".encode()).decode()
     m: list[Msg] = []
     height = 685_000 + rng.randrange(5000)
-    for i in range(rng.randrange(1, 4)):
+    for _ in range(rng.randrange(1, 4)):
         req = {"jsonrpc": "1.0", "id": "curltest", "method": "getblockchaininfo", "params": []}
         res = {"result": {"chain": "main", "blocks": height, "headers": height,
                           "bestblockhash": "0000000000000000000" + _hex(rng, 22)[:45],

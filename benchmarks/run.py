@@ -403,7 +403,7 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
         "capture": str(cap), "capture_bytes": size, "packets": total,
         "truth": {"file": str(cap) + ".truth.json", "miners": len(truth["miners"]), "flows": truth.get("flows")}
         if truth else None,
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": _machine(), "page_cache_warmup_s": round(warm_s, 2),
         "tshark_filter": peers.TSHARK_FILTER, "method_regex": peers.METHOD_PATTERN,
         "notes": notes, "rows": [asdict(r) for r in rows],

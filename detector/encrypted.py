@@ -13,11 +13,11 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 
+from detector import poollists
 from detector.behaviour import FlowSummary
 from detector.capture.model import TCP
 from detector.dialects import sv2, tls
 from detector.errors import NeedMoreData
-from detector import poollists
 from detector.rules import Pool
 from detector.session import Session
 

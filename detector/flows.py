@@ -17,11 +17,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from detector import poollists
 from detector.behaviour import FIRST_PAYLOADS, Download, FlowSummary, classify_download
 from detector.capture.model import ACK, FIN, PSH, RST, SYN, TCP, UDP, Packet
 from detector.dialects import DIALECTS, claim
 from detector.encrypted import TlsWatch
-from detector import poollists
 from detector.jsonrpc import parse_body, parse_message
 from detector.reassembly import MASK, Framer, HttpHead, Reassembler, seq_after
 from detector.session import Session

@@ -717,7 +717,7 @@ class Merger:
         replaced = {number for number, _, _, _ in replay}
         earlier = self.table.dns_names
         looked: dict[tuple[int, str], DnsName | None] = {}
-        for index, owner, kind, (ip, answer) in (e for e in result.events if e[2] == LOOKUP):
+        for index, owner, _kind, (ip, answer) in (e for e in result.events if e[2] == LOOKUP):
             looked[(index, ip)] = answer
             if answer is None and owner not in replaced and _names_pool(earlier.get(ip)):
                 raise _Abort(f"a TLS server, {ip}, is named a pool only by a DNS answer of an earlier file")

@@ -20,18 +20,18 @@ from typing import Any
 
 from detector import __version__, flowshape, poollists
 from detector.aggregate import build_hosts, build_subnets, build_summary
+from detector.attribution import Attributor
+from detector.behaviour import Behaviour, SummaryStore, empty_behaviour
 from detector.capture import fast as fastpath
 from detector.capture import is_capture_file, open_capture
 from detector.capture.model import CaptureInfo
+from detector.encrypted import sv2_session
 from detector.errors import UnreadableInputError
 from detector.finalize import session_record
 from detector.flows import FlowTable
-from detector.attribution import Attributor
-from detector.rules import load_rules
-from detector.behaviour import Behaviour, SummaryStore, empty_behaviour
-from detector.encrypted import sv2_session
 from detector.hostfeatures import judge_hosts, sweep_sentences
 from detector.model import load_model
+from detector.rules import load_rules
 from detector.units import attribute_hosts, build_units
 
 SCHEMA = "minesweep/findings/1"
@@ -60,7 +60,7 @@ class ScanOptions:
     engine: str = "fast"
     progress: ProgressFn | None = None
     progress_every: int = 50_000
-    clock: Callable[[], _dt.datetime] = field(default=lambda: _dt.datetime.now(_dt.timezone.utc))
+    clock: Callable[[], _dt.datetime] = field(default=lambda: _dt.datetime.now(_dt.UTC))
 
 
 def expand_inputs(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:

@@ -9,8 +9,8 @@ finalises the session when the connection ends.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from detector.jsonrpc import Message, excerpt

@@ -53,10 +53,11 @@ import random
 import struct
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from scapy.layers.dns import DNS, DNSQR, DNSRR
 from scapy.layers.inet import IP, TCP, UDP, fragment
@@ -2695,7 +2696,6 @@ def file_encrypted() -> FileBuilder:
                       "stratum-v2", "port-443", "port-12020", "port-14433", "port-34254", "websocket-over-tls"])
     rng = random.Random(8008)
     b = fb.base_ns
-    T = 1500.0
     gw = "00:1c:73:8e:00:01"
 
     def link(ip: str) -> LinkFn:

@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import CORPUS, REPO
 
 MINING = CORPUS / "ndpi" / "mining.pcapng"

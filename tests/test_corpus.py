@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 import pytest
-
 from conftest import CORPUS, corpus_cases
+
 from detector.scan import scan
 
 CASES = corpus_cases()

@@ -8,12 +8,12 @@ import signal
 from pathlib import Path
 
 import pytest
-
 from conftest import PCAPS
+from test_parallel import ZCASH, assert_same, bulk_capture, scan, split, zcash_cuts
+
 from detector.errors import UnreadableInputError
 from detector.parallel import FileResult, LostFile, order_files, run_jobs
 from detector.scan import expand_inputs
-from test_parallel import ZCASH, assert_same, bulk_capture, scan, split, zcash_cuts
 
 distributed = pytest.importorskip("distributed")
 from detector.dask_engine import DaskEngine  # noqa: E402

@@ -64,10 +64,10 @@ from detector import (
     _fastpath,
     flows,
 )
+from detector.behaviour import FIRST_PAYLOADS, FlowSummary
 from detector.capture import fast as fast_mod
 from detector.capture import is_capture_file, open_capture
 from detector.capture import pcap as pcap_mod
-from detector.behaviour import FIRST_PAYLOADS, FlowSummary
 from detector.capture.fast import FastScanner, fast_scan_file, finish_scan
 from detector.capture.model import CaptureInfo, Packet
 from detector.flows import FlowTable

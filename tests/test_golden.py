@@ -14,8 +14,8 @@ import os
 from pathlib import Path
 
 import pytest
-
 from conftest import PCAPS
+
 from detector.scan import scan
 
 GOLDEN = Path(__file__).parent / "golden"

@@ -36,7 +36,15 @@ from detector.model import (
     save_model,
     train,
 )
-from detector.verdict import SIGNAL_NAMES, Download, HostFeatures, VerdictRules, evaluate_signals, judge, load_verdict_rules
+from detector.verdict import (
+    SIGNAL_NAMES,
+    Download,
+    HostFeatures,
+    VerdictRules,
+    evaluate_signals,
+    judge,
+    load_verdict_rules,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 LABELED = REPO / "rules" / "labeled_hosts.csv"

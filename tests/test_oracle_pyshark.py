@@ -8,8 +8,8 @@ from collections import Counter
 
 import pyshark
 import pytest
-
 from conftest import CORPUS
+
 from detector.scan import scan
 
 SUBMIT = re.compile(rb'"method"\s*:\s*"(mining\.submit|submit|eth_submitWork)"')

@@ -22,16 +22,25 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import CORPUS, PCAPS
+
 from detector import parallel
 from detector.capture import open_capture
 from detector.capture.model import ACK, FIN, SYN, TCP, Packet
 from detector.errors import InputError, UnreadableInputError
 from detector.flows import FlowTable
 from detector.parallel import (
-    EXIT_PARTIAL, FileResult, LocalEngine, LostFile, Merger, install_stop_handlers, order_files, run_jobs,
-    scan_file_result, scan_parallel, watch,
+    EXIT_PARTIAL,
+    FileResult,
+    LocalEngine,
+    LostFile,
+    Merger,
+    install_stop_handlers,
+    order_files,
+    run_jobs,
+    scan_file_result,
+    scan_parallel,
+    watch,
 )
 from detector.scan import ScanOptions, expand_inputs
 from detector.scan import scan as _scan

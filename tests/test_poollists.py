@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from conftest import PCAPS
+
 from detector.errors import RegistryError
 from detector.poollists import intelligence, load_pool_list
 from detector.scan import ScanOptions, scan

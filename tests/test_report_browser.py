@@ -24,11 +24,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import PCAPS
+from test_report_html import HOSTILE, _poison, rich_findings
+
 from detector.output.html import render_html, write_html
 from detector.scan import scan
-from test_report_html import HOSTILE, _poison, rich_findings
 
 webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.common.exceptions import NoAlertPresentException  # noqa: E402

@@ -20,8 +20,8 @@ import ipaddress
 import json
 import math
 import re
-import struct
 import shutil
+import struct
 import subprocess
 import sys
 from collections import Counter, defaultdict
@@ -89,7 +89,7 @@ def follow(path: Path, flows: list[dict[str, Any]]) -> dict[tuple[str, int], tup
     return result
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def file_streams(name: str) -> dict[tuple[str, int], tuple[bytes, bytes]]:
     """All mining sessions of one file, reassembled in a single tshark pass."""
     return follow(PCAPS / name, TRUTH["files"][name]["sessions"])
@@ -219,7 +219,7 @@ def test_tshark_reads_the_file_without_malformed_frames(name: str) -> None:
 # truth.json against the packets
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def tcp_tuples(name: str) -> dict[tuple[str, int, str, int], list[float]]:
     out = tshark(PCAPS / name, "-Y", "tcp", "-T", "fields", "-e", "ip.src", "-e", "ipv6.src", "-e", "tcp.srcport",
                  "-e", "ip.dst", "-e", "ipv6.dst", "-e", "tcp.dstport", "-e", "frame.time_epoch")
@@ -466,7 +466,7 @@ def test_campus_covers_every_verdict_and_the_promised_hosts() -> None:
     assert all(longest_prefix(registry_rows(), ip) is not None for ip in benign)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def campus_wire() -> dict[str, Any]:
     """Facts read off the campus capture: SYN fan-out, payload pairs, DNS answers, HTTP downloads."""
     out = tshark(CAMPUS_PATH, "-Y", "tcp.flags.syn == 1", "-T", "fields", "-e", "ip.src", "-e", "ipv6.src", "-e", "ip.dst",

@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conftest import CORPUS, PCAPS
+
 from detector.scan import ScanOptions, scan
 
 TRUTH = json.loads((PCAPS / "truth.json").read_text())

@@ -26,7 +26,7 @@ from detector.sidecar.suricata_cmd import analyze_eve
 from detector.sidecar.zeek_ascii import format_value
 
 REPO = Path(__file__).resolve().parents[1]
-CREATED = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.timezone.utc)
+CREATED = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.UTC)
 XMRIG = (b'{"id":1,"jsonrpc":"2.0","method":"login","params":{"login":"49dW6Y5AF5MXEmAkWZXTjofEvF2Aq3TpmPcLRXozLvrZ5d'
          b'Bxo72pKZzTtC7p6uF9hr52hxjbDrBPT6S4JK39RtH7MTRHppD.srv-db02","pass":"x","agent":"XMRig/6.21.0 (Linux x86_64) '
          b'libuv/1.44.2 gcc/12.2.0","rigid":"srv-db02","algo":["rx/0"]}}\n')

@@ -6,8 +6,8 @@ alerts of pcaps/sensors/eve.json.gz carry them)."""
 from __future__ import annotations
 
 import json
-import re
 import random
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from detector.rules import clear_rules_cache, load_rules
+from detector.scan import ScanOptions
 from detector.sidecar.intel import AllowEntry, AllowList, PoolIntel, load_sidecar_rules
 from detector.sidecar.logs import Conn, Detector, findings_document
-from detector.scan import ScanOptions
 
 REPO = Path(__file__).resolve().parents[1]
 T0 = 1_700_000_000.0

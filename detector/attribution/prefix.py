@@ -155,15 +155,15 @@ def _paint(k: int, lo: np.ndarray, hi: np.ndarray, plens: np.ndarray, owners: np
     owner = np.full(k, -1, dtype=np.int64)
     for length in np.flatnonzero(np.bincount(plens)):
         sel = plens == length
-        l, h, v = lo[sel], hi[sel], owners[sel]
-        spans = h - l
+        low, h, v = lo[sel], hi[sel], owners[sel]
+        spans = h - low
         total = int(spans.sum())
         if total * 4 < k:
-            first = np.repeat(l - (np.cumsum(spans) - spans), spans)
+            first = np.repeat(low - (np.cumsum(spans) - spans), spans)
             owner[first + np.arange(total)] = np.repeat(v, spans)
         else:
             diff = np.zeros(k + 1, dtype=np.int64)
-            diff[l] += v + 1  # starts of one level are distinct, and so are its ends
+            diff[low] += v + 1  # starts of one level are distinct, and so are its ends
             diff[h] -= v + 1
             level = np.cumsum(diff[:k])
             hit = level != 0

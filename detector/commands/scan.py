@@ -12,14 +12,22 @@ from typing import TextIO
 from detector.commands.args import parse_pue
 from detector.commands.report import write_outputs
 from detector.errors import InputError, UnreadableInputError
-from detector.output.html import LANGS
-from detector.output.fmt import kwh, rate
 from detector.output.findings import write_findings
+from detector.output.fmt import kwh, rate
+from detector.output.html import LANGS
 from detector.output.markdown import write_markdown
 from detector.output.tables import write_hosts_csv, write_units_csv
 from detector.parallel import (
-    FileResult, InlineEngine, LocalEngine, LostFile, ScanOutcome, default_jobs, install_stop_handlers, order_files,
-    run_jobs, watch,
+    FileResult,
+    InlineEngine,
+    LocalEngine,
+    LostFile,
+    ScanOutcome,
+    default_jobs,
+    install_stop_handlers,
+    order_files,
+    run_jobs,
+    watch,
 )
 from detector.scan import ENGINES, ScanOptions, expand_inputs, scan
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from detector.jsonrpc import Message
 from detector.dialects.vocab import vocabulary
+from detector.jsonrpc import Message
 from detector.session import Session
 
 NAME = "gbt"

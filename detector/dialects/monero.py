@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from detector.jsonrpc import Message
 from detector.dialects.vocab import vocabulary
 from detector.estimate import monero_target_to_difficulty
+from detector.jsonrpc import Message
 from detector.session import Session, outcome
 
 NAME = "monero"

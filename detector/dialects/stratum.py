@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from detector.jsonrpc import Message
 from detector.chains import coinbase_height
 from detector.dialects.vocab import vocabulary
+from detector.jsonrpc import Message
 from detector.session import Session, outcome
 
 NAME = "stratum"

@@ -44,7 +44,7 @@ def nbytes(n: int | None) -> str:
 def ts(t: float | None) -> str:
     if t is None:
         return "n/a"
-    return _dt.datetime.fromtimestamp(t, _dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return _dt.datetime.fromtimestamp(t, _dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def md(text: Any, limit: int = 80) -> str:

@@ -222,7 +222,7 @@ def _flatten(prefix: str, node: Mapping[str, Any], out: dict[str, str]) -> None:
             out[name] = str(value)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load_strings(lang: str) -> Strings:
     """The labels of ``lang`` from ``i18n/<lang>.toml``; ValueError for an unsupported language."""
     if lang not in LANGS:
@@ -743,7 +743,7 @@ def _charts(doc: dict[str, Any], hosts: list[dict[str, Any]], sessions: list[dic
 
 def _hashrate_figures(hosts: list[dict[str, Any]], algs: list[str], colors: dict[str, str], t: Strings) -> list[Figure]:
     """One chart: a panel per algorithm, its top hosts with their 90 % interval whiskers."""
-    groups, notes = [], []
+    groups = []
     for alg in algs:
         rows, unit = [], "H/s"
         for h in hosts:
@@ -1003,7 +1003,7 @@ def _environment() -> jinja2.Environment:
                               undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _asset(name: str) -> str:
     """The stylesheet or script, checked to hold nothing that could end its element early."""
     body = (TEMPLATES / name).read_text("utf-8")

@@ -76,7 +76,7 @@ def _is_ip(text: object) -> bool:
 
 
 def _iso(ts: float) -> str:
-    return _dt.datetime.fromtimestamp(ts, _dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return _dt.datetime.fromtimestamp(ts, _dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def rule_name(record: dict[str, Any]) -> str:
@@ -111,7 +111,7 @@ def ecs_alert(record: dict[str, Any], finding_id: str, sensor: str, created: _dt
         "event": {
             "kind": "alert", "category": "network", "type": ["connection"], "module": "minesweep",
             "dataset": f"minesweep.{sensor}", "id": f"{finding_id}-{confidence}", "action": action,
-            "created": created.astimezone(_dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "created": created.astimezone(_dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             "severity": SEVERITY[confidence], "reason": evidence[0] if evidence else confidence,
             "start": _iso(float(record["first_seen"])), "end": _iso(float(record["last_seen"])),
         },

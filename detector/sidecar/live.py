@@ -302,7 +302,7 @@ class LiveRunner:
 
     def _emit(self, findings: list[Finding]) -> int:
         floor = RANK[self.o.sidecar.min_confidence]
-        created = _dt.datetime.fromtimestamp(self.o.clock(), _dt.timezone.utc)
+        created = _dt.datetime.fromtimestamp(self.o.clock(), _dt.UTC)
         written = 0
         for f in findings:
             if RANK[f.confidence] < floor:

@@ -241,7 +241,7 @@ def _batch_alerts(det: Any, kind: str, out: Path, alerts: Path | None, to_stdout
 
     (out / "mining.log").unlink(missing_ok=True)
     log = MiningLog(out / "mining.log", time.time)
-    created = _dt.datetime.now(_dt.timezone.utc)
+    created = _dt.datetime.now(_dt.UTC)
     fh = open(alerts, "w", encoding="utf-8") if alerts is not None else None  # noqa: SIM115
     try:
         stream = AlertStream(fh) if fh is not None else AlertStream(stdout) if to_stdout else None

@@ -38,7 +38,7 @@ _NUMERIC_INT = frozenset({"count", "counter", "int", "port"})
 
 def zeek_time(ts: float) -> str:
     """Zeek's #open/#close time format."""
-    return _dt.datetime.fromtimestamp(ts, _dt.timezone.utc).strftime("%Y-%m-%d-%H-%M-%S")
+    return _dt.datetime.fromtimestamp(ts, _dt.UTC).strftime("%Y-%m-%d-%H-%M-%S")
 
 
 def _escape(text: str, in_container: bool) -> str:

@@ -702,7 +702,7 @@ def write_gzip(path: Path, text: str) -> None:
 
 
 def iso(ts: float) -> str:
-    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f+0000")
+    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+0000")
 
 
 def printable(data: bytes) -> str:
@@ -789,7 +789,7 @@ def dns_events(txs: list[DnsTx], flows_by_tuple: dict[tuple, Flow]) -> list[tupl
 def _eve_time(ts: float | None) -> str | None:
     if ts is None:
         return None
-    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def tls_event(f: Flow, info: TlsInfo) -> tuple[float, dict[str, Any]]:
