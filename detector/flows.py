@@ -21,8 +21,9 @@ from detector import poollists
 from detector.behaviour import FIRST_PAYLOADS, Download, FlowSummary, classify_download
 from detector.capture.model import ACK, FIN, PSH, RST, SYN, TCP, UDP, Packet
 from detector.dialects import DIALECTS, claim
+from detector.dialects import dns as dns_parser
 from detector.encrypted import TlsWatch
-from detector.jsonrpc import parse_body, parse_message
+from detector.jsonrpc import excerpt, parse_body, parse_message
 from detector.reassembly import MASK, Framer, HttpHead, Reassembler, seq_after
 from detector.session import Session
 
@@ -39,6 +40,7 @@ IDLE_TIMEOUT = 1800.0  #: seconds of silence that end a flow (capture time)
 SWEEP_EVERY = 1 << 16  #: packets between idle sweeps
 MAX_WARNINGS = 200
 MAX_DNS_NAMES = 1_000_000  #: answered addresses remembered for naming pools
+MAX_REDIRECTS = 20  #: distinct X-Stratum / client.reconnect targets kept per session
 MAX_DOWNLOADS = 10_000  #: downloads of scripts and executables remembered
 
 
@@ -308,7 +310,7 @@ class FlowTable:
                 for msg in msgs:
                     self._message(flow, fwd, msg, ts, "http")
                 if flow.session is not None:
-                    self._http_detail(flow.session, head, self._from_client(flow, fwd))
+                    self._http_detail(flow.session, head)
 
     def _tls(self, flow: Flow, fwd: bool, chunk: bytes | None, ts: float) -> None:
         watch = flow.tls
@@ -364,7 +366,7 @@ class FlowTable:
         if claimed is not None and not flow.role_source.startswith("methods"):
             client_is_a = fwd if claimed[1] == "client" else not fwd
             if flow.client_is_a != client_is_a and flow.session is not None:
-                flow.session = self._reorient(flow, flow.session, client_is_a)
+                swap_roles(flow.session)
             contradicts = flow.role_source == "handshake" and flow.client_is_a != client_is_a
             flow.client_is_a = client_is_a
             flow.role_source = {"handshake": "methods+handshake", "guess": "methods"}[flow.role_source]
@@ -399,11 +401,7 @@ class FlowTable:
         c, cp, sv, sp = (flow.a, flow.ap, flow.b, flow.bp) if a_client else (flow.b, flow.bp, flow.a, flow.ap)
         return Session(c, cp, sv, sp, first_seen=flow.first_ts, last_seen=ts, transport=transport)
 
-    def _reorient(self, flow: Flow, s: Session, client_is_a: bool) -> Session:
-        s.client, s.client_port, s.server, s.server_port = s.server, s.server_port, s.client, s.client_port
-        return s
-
-    def _http_detail(self, s: Session, head: HttpHead, from_client: bool) -> None:
+    def _http_detail(self, s: Session, head: HttpHead) -> None:
         h = head.headers
         if head.is_request:
             host = h.get("host", "").rsplit(":", 1)[0].strip().lower()
@@ -413,18 +411,16 @@ class FlowTable:
             auth = h.get("authorization", "")
             if auth.lower().startswith("basic "):
                 s.set_once("login", _basic_user(auth[6:]))
-            if "x-mining-extensions" in h and len(s.evidence) < 24:
-                s.evidence.append(f"HTTP X-Mining-Extensions: {h['x-mining-extensions'][:120]}")
+            if "x-mining-extensions" in h:
+                s.note_evidence(f"HTTP X-Mining-Extensions: {excerpt(h['x-mining-extensions'], 120)}")
         else:
             redirect = h.get("x-stratum")
-            if redirect:
-                s.redirects.append(redirect[:300])
-                s.evidence.append(f"HTTP X-Stratum: {redirect[:120]}")
+            if redirect and redirect[:300] not in s.redirects and len(s.redirects) < MAX_REDIRECTS:
+                s.redirects.append(redirect[:300])  # every getwork reply may repeat it: keep each once
+                s.note_evidence(f"HTTP X-Stratum: {excerpt(redirect, 120)}")
 
     # -- DNS ----------------------------------------------------------------------------------
     def _dns(self, p: Packet) -> None:
-        from detector.dialects import dns as dns_parser
-
         if len(p.payload) < 3 or not p.payload[2] & 0x80:
             return  # a query: its response repeats the question, with the answers
         msg = dns_parser.parse_dns(p.payload)
@@ -553,6 +549,11 @@ class FlowTable:
         for m in messages:
             if len(self.warnings) < MAX_WARNINGS:
                 self.warnings.append(f"flow {flow.a}:{flow.ap}-{flow.b}:{flow.bp}: {m}")
+
+
+def swap_roles(s: Session) -> None:
+    """The methods showed the other side is the miner: swap client and server of a session."""
+    s.client, s.client_port, s.server, s.server_port = s.server, s.server_port, s.client, s.client_port
 
 
 def summarise(flow: Flow) -> FlowSummary:

@@ -92,6 +92,11 @@ class Session:
             shown = excerpt(detail if detail is not None else msg.params, 120)
             self.evidence.append(f"{ts:.6f} {arrow} {name} {shown}")
 
+    def note_evidence(self, line: str) -> None:
+        """Keep one more evidence line, within the per-session bound."""
+        if len(self.evidence) < MAX_EVIDENCE:
+            self.evidence.append(line)
+
     def confirm(self, dialect: str) -> None:
         if self.dialect is None or self.dialect == "stratum" and dialect == "ethstratum":
             self.dialect = dialect

@@ -67,3 +67,22 @@ def test_json_rpc_of_other_services_is_ignored_after_four_requests():
         table.add(pkt(float(i), seq, line))
         seq += len(line)
     assert len(ignored) == 1 and table.finish() == []
+
+
+def test_repeated_x_stratum_headers_are_kept_once():
+    table = FlowTable()
+    table.add(pkt(0.0, 99, b"", flags=SYN))
+    cseq, sseq = 100, 1
+    for i in range(300):
+        body = b'{"method":"getwork","params":[],"id":%d}' % i
+        req = b"POST / HTTP/1.1\r\nHost: pool.example.org\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+        table.add(pkt(1.0 + i, cseq, req))
+        cseq += len(req)
+        reply = b'{"result":{"data":"00","target":"' + b"f" * 56 + b'00000000","midstate":"00","hash1":"00"},"id":%d}' % i
+        resp = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Stratum: stratum+tcp://pool.example.org:3333\r\n"
+                b"Content-Length: %d\r\n\r\n%s" % (len(reply), reply))
+        table.add(pkt(1.5 + i, sseq, resp, from_client=False))
+        sseq += len(resp)
+    (session,) = table.finish()
+    assert session.redirects == ["stratum+tcp://pool.example.org:3333"]
+    assert sum("X-Stratum" in e for e in session.evidence) == 1 and len(session.evidence) <= 24

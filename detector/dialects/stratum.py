@@ -90,7 +90,9 @@ def on_message(s: Session, msg: Message, from_client: bool, ts: float) -> None:
         if height is not None and ntime:
             s.chain_hint = (height, float(ntime))
     elif method == "client.reconnect" and p:
-        s.redirects.append(":".join(str(x)[:255] for x in p[:2]))
+        target = ":".join(str(x)[:255] for x in p[:2])
+        if target not in s.redirects and len(s.redirects) < 20:
+            s.redirects.append(target)
     elif from_client:
         s.expect_reply(msg, ts)
 
