@@ -10,12 +10,11 @@ nothing else on the wire does.
 from __future__ import annotations
 
 import datetime as _dt
-import tomllib
 from dataclasses import dataclass
 from functools import cache
 
 from detector.errors import RegistryError
-from detector.resources import rules_dir
+from detector.rules import default_rules_dir, read_toml
 
 _COINBASE_PREFIX = 4 + 1 + 36  # version, input count, previous output (null for a coinbase)
 
@@ -34,9 +33,9 @@ class Chain:
 
 @cache
 def chains() -> tuple[tuple[Chain, ...], float]:
-    path = rules_dir() / "chains.toml"
+    path = default_rules_dir() / "chains.toml"
     try:
-        data = tomllib.loads(path.read_text("utf-8"))
+        data = dict(read_toml(path))
         tolerance = float(data.pop("tolerance"))
         out = tuple(
             Chain(coin, str(v["algorithm"]), int(v["anchor_height"]),
@@ -44,7 +43,7 @@ def chains() -> tuple[tuple[Chain, ...], float]:
                   float(v["block_seconds"]))
             for coin, v in data.items()
         )
-    except (OSError, KeyError, TypeError, ValueError, tomllib.TOMLDecodeError) as exc:
+    except (KeyError, TypeError, ValueError) as exc:
         raise RegistryError(f"{path}: malformed chain table ({exc})") from None
     return out, tolerance
 

@@ -8,13 +8,12 @@ with a 90 % exact Poisson interval on the share count (detector.estimate).
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 from detector import chains, estimate, poollists
-from detector.resources import rules_dir
+from detector.dialects.vocab import dialects_document
 from detector.rules import load_rules
 from detector.session import Session
 from detector.wallets import classify_wallet, split_login
@@ -25,7 +24,7 @@ UNKNOWN = "unknown"  #: the algorithm of a session nothing identifies
 
 @cache
 def _dialect_tables() -> tuple[dict[str, tuple[str, str | None]], dict[str, str]]:
-    data = tomllib.loads((rules_dir() / "dialects.toml").read_text("utf-8"))
+    data = dialects_document()
     by_protocol = {name: (entry["algorithm"], entry.get("coin")) for name, entry in data["protocol_algorithms"].items()}
     return by_protocol, dict(data["dialect_default_algorithm"])
 

@@ -59,7 +59,6 @@ from __future__ import annotations
 import functools
 import json
 import math
-import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,7 +69,8 @@ import numpy as np
 from detector.behaviour import FlowSummary
 from detector.capture.model import TCP
 from detector.errors import RegistryError
-from detector.model import _matrix, _read_bytes, _short, read_json_model
+from detector.model import _matrix, _short, read_json_model
+from detector.rules import default_rules_dir, read_toml
 from detector.session import Session
 
 __all__ = [
@@ -500,13 +500,7 @@ def load_flowshape_rules(path: Path | str | None = None) -> FlowShapeRules:
 @functools.lru_cache(maxsize=8)
 def _load_rules_cached(path_text: str) -> FlowShapeRules:
     p = Path(path_text)
-    data = _read_bytes(p, 64 * 1024, "flow-shape rules", RegistryError)
-    try:
-        doc = tomllib.loads(data.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise RegistryError(f"{p}: not UTF-8 text (byte {exc.start})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise RegistryError(f"{p}: invalid TOML: {_short(str(exc), 120)}") from None
+    doc = read_toml(p, 64 * 1024)
     extra = sorted(set(doc) - set(_RULE_KEYS) - {"schema_version"})
     if doc.get("schema_version") != 1:
         raise RegistryError(f"{p}: schema_version must be 1")
@@ -531,12 +525,7 @@ def _load_rules_cached(path_text: str) -> FlowShapeRules:
 
 
 def _rules_path(name: str) -> Path:
-    from detector.resources import rules_dir
-
-    try:
-        return rules_dir() / name
-    except FileNotFoundError as exc:
-        raise RegistryError(str(exc)) from None
+    return default_rules_dir() / name
 
 
 # ----------------------------------------------------------------------------------- sessions

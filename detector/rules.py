@@ -15,7 +15,7 @@ Public API:
     :class:`~detector.errors.RegistryError` whose message names the file and the key (or the
     line, for TOML syntax errors).
 ``default_rules_dir() -> Path``
-    ``$MINESWEEP_RULES`` if set (the variable detector.resources also honours), else
+    ``$MINESWEEP_RULES`` if set, else
     ``rules/`` next to the package directory (a source checkout or editable install), else
     ``<sys.prefix>/share/minesweep/rules`` (where a wheel built with
     ``[tool.setuptools.data-files] "share/minesweep/rules" = ["rules/*.toml"]`` installs them).
@@ -217,9 +217,9 @@ def clear_rules_cache() -> None:
 @functools.lru_cache(maxsize=8)
 def _load_cached(directory: str) -> Rules:
     root = Path(directory)
-    algo_doc = _read_toml(root / ALGORITHMS_FILE)
-    hw_doc = _read_toml(root / HARDWARE_FILE)
-    pool_doc = _read_toml(root / POOLS_FILE)
+    algo_doc = read_toml(root / ALGORITHMS_FILE)
+    hw_doc = read_toml(root / HARDWARE_FILE)
+    pool_doc = read_toml(root / POOLS_FILE)
     algorithms, coin_info, aliases = _parse_algorithms(root / ALGORITHMS_FILE, algo_doc)
     hardware, pue, pue_source = _parse_hardware(root / HARDWARE_FILE, hw_doc, algorithms)
     pools, domain_index = _parse_pools(root / POOLS_FILE, pool_doc)
@@ -237,20 +237,22 @@ def _load_cached(directory: str) -> Rules:
     )
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def read_toml(path: Path, max_bytes: int = _MAX_FILE_BYTES) -> dict[str, Any]:
+    """A rules data file: bounded in size, UTF-8, valid TOML; otherwise one RegistryError line
+    naming the file (and the line of a syntax error). Every TOML file in rules/ is read here."""
     try:
         with path.open("rb") as fh:
-            data = fh.read(_MAX_FILE_BYTES + 1)
+            data = fh.read(max_bytes + 1)
     except OSError as exc:
         raise RegistryError(f"{path}: cannot read rules file ({exc.strerror or exc})") from None
-    if len(data) > _MAX_FILE_BYTES:
-        raise RegistryError(f"{path}: rules file larger than {_MAX_FILE_BYTES} bytes")
+    if len(data) > max_bytes:
+        raise RegistryError(f"{path}: rules file larger than {max_bytes} bytes")
     try:
         return tomllib.loads(data.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise RegistryError(f"{path}: not UTF-8 text (byte {exc.start})") from None
     except tomllib.TOMLDecodeError as exc:
-        msg = str(exc)
+        msg = " ".join(str(exc).split())
         match = re.search(r"\(at line (\d+), column (\d+)\)", msg)
         where = f"{path}:{match.group(1)}" if match else str(path)
         raise RegistryError(f"{where}: invalid TOML: {msg}") from None

@@ -38,7 +38,6 @@ from __future__ import annotations
 import functools
 import math
 import re
-import tomllib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +45,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from detector.errors import RegistryError
+from detector.rules import default_rules_dir, read_toml
 
 if TYPE_CHECKING:
     from detector.model import VerdictModel
@@ -662,18 +662,13 @@ def clear_verdict_rules_cache() -> None:
 
 
 def _default_path() -> Path:
-    from detector.resources import rules_dir
-
-    try:
-        return rules_dir() / VERDICT_FILE
-    except FileNotFoundError as exc:
-        raise RegistryError(str(exc)) from None
+    return default_rules_dir() / VERDICT_FILE
 
 
 @functools.lru_cache(maxsize=8)
 def _load_cached(path_text: str) -> VerdictRules:
     path = Path(path_text)
-    doc = _read_toml(path)
+    doc = read_toml(path, _MAX_FILE_BYTES)
     _only(_Ctx(path, "top level"), doc, {"schema_version", "decision", "compromise", "deliberate"})
     if doc.get("schema_version") != 1:
         raise RegistryError(f"{path}: schema_version must be 1")
@@ -691,25 +686,6 @@ def _load_cached(path_text: str) -> VerdictRules:
         for name in names:
             signals[name] = _parse_signal(_Ctx(path, f"{side}.{name}"), name, side, table.get(name))
     return VerdictRules(path, decision, MappingProxyType(signals))
-
-
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as fh:
-            data = fh.read(_MAX_FILE_BYTES + 1)
-    except OSError as exc:
-        raise RegistryError(f"{path}: cannot read rules file ({exc.strerror or exc})") from None
-    if len(data) > _MAX_FILE_BYTES:
-        raise RegistryError(f"{path}: rules file larger than {_MAX_FILE_BYTES} bytes")
-    try:
-        return tomllib.loads(data.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise RegistryError(f"{path}: not UTF-8 text (byte {exc.start})") from None
-    except tomllib.TOMLDecodeError as exc:
-        msg = " ".join(str(exc).split())
-        match = re.search(r"\(at line (\d+), column (\d+)\)", msg)
-        where = f"{path}:{match.group(1)}" if match else str(path)
-        raise RegistryError(f"{where}: invalid TOML: {msg}") from None
 
 
 class _Ctx:

@@ -1,13 +1,16 @@
-"""Method vocabularies of the dialects, read once from ``rules/dialects.toml``."""
+"""rules/dialects.toml, read once: method vocabularies of the dialects, the algorithm names
+protocols use, and each dialect's default algorithm."""
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 from detector.errors import RegistryError
-from detector.resources import rules_dir
+from detector.rules import default_rules_dir, read_toml
+
+DIALECTS_FILE = "dialects.toml"
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,10 +21,15 @@ class Vocabulary:
 
 
 @cache
+def dialects_document() -> dict[str, Any]:
+    """The parsed rules/dialects.toml (cached; shared by the dialects and detector.finalize)."""
+    return read_toml(default_rules_dir() / DIALECTS_FILE)
+
+
+@cache
 def vocabulary(dialect: str) -> Vocabulary:
-    path = rules_dir() / "dialects.toml"
     try:
-        section = tomllib.loads(path.read_text("utf-8"))[dialect]
+        section = dialects_document()[dialect]
         return Vocabulary(*(frozenset(map(str, section[k])) for k in ("client", "server", "confirming")))
-    except (OSError, KeyError, TypeError, tomllib.TOMLDecodeError) as exc:
-        raise RegistryError(f"{path}: bad or missing [{dialect}] section ({exc})") from None
+    except (KeyError, TypeError) as exc:
+        raise RegistryError(f"{default_rules_dir() / DIALECTS_FILE}: bad or missing [{dialect}] section ({exc})") from None

@@ -22,14 +22,13 @@ from __future__ import annotations
 import functools
 import ipaddress
 import re
-import tomllib
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from detector.errors import RegistryError
-from detector.rules import POOLS_FILE, default_rules_dir
+from detector.rules import POOLS_FILE, default_rules_dir, read_toml
 
 __all__ = [
     "ADDRESS_SID_BASE",
@@ -91,7 +90,7 @@ def load_signatures(rules_dir: Path | str | None = None) -> tuple[Signature, ...
 @functools.lru_cache(maxsize=8)
 def _load(directory: str) -> tuple[Signature, ...]:
     path = Path(directory) / SIGNATURES_FILE
-    doc = _read(path)
+    doc = read_toml(path)
     entries = doc.get("signature")
     if not isinstance(entries, list) or not entries:
         raise RegistryError(f"{path}: [[signature]] must be a non-empty array of tables")
@@ -107,17 +106,6 @@ def _load(directory: str) -> tuple[Signature, ...]:
         seen_sids.add(sig.sid)
         out.append(sig)
     return tuple(out)
-
-
-def _read(path: Path) -> dict:
-    try:
-        return tomllib.loads(path.read_text("utf-8"))
-    except OSError as exc:
-        raise RegistryError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    except UnicodeDecodeError as exc:
-        raise RegistryError(f"{path}: not UTF-8 text (byte {exc.start})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise RegistryError(f"{path}: invalid TOML: {exc}") from None
 
 
 def _text(entry: dict, key: str, where: str) -> str:
@@ -195,7 +183,7 @@ def pool_addresses(rules_dir: Path | str | None = None) -> dict[str, tuple[str, 
     """Pool name -> addresses listed under the optional ``addresses`` key of pools.toml."""
     directory = Path(rules_dir) if rules_dir is not None else default_rules_dir()
     path = directory / POOLS_FILE
-    doc = _read(path)
+    doc = read_toml(path)
     out: dict[str, tuple[str, ...]] = {}
     for i, entry in enumerate(doc.get("pool") or []):
         if not isinstance(entry, dict) or "addresses" not in entry:

@@ -24,14 +24,13 @@ from __future__ import annotations
 
 import functools
 import re
-import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from detector.errors import RegistryError
-from detector.rules import Pool, Rules, default_rules_dir, load_rules
+from detector.rules import Pool, Rules, default_rules_dir, load_rules, read_toml
 
 __all__ = [
     "ALLOWLIST_FILE",
@@ -64,17 +63,6 @@ def normalise_name(text: object) -> str | None:
     while name.startswith("*."):
         name = name[2:]
     return name if _NAME.match(name) else None
-
-
-def _read(path: Path) -> dict[str, Any]:
-    try:
-        return tomllib.loads(path.read_text("utf-8"))
-    except OSError as exc:
-        raise RegistryError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    except UnicodeDecodeError as exc:
-        raise RegistryError(f"{path}: not UTF-8 text (byte {exc.start})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise RegistryError(f"{path}: invalid TOML: {exc}") from None
 
 
 def _dir(rules_dir: Path | str | None) -> str:
@@ -123,7 +111,7 @@ def _allowlist(directory: str) -> AllowList:
     path = Path(directory) / ALLOWLIST_FILE
     if not path.is_file():
         return AllowList({}, {})
-    entries = _read(path).get("allow", [])
+    entries = read_toml(path).get("allow", [])
     if not isinstance(entries, list):
         raise RegistryError(f"{path}: [[allow]] must be an array of tables")
     exact: dict[str, AllowEntry] = {}
@@ -224,7 +212,7 @@ def _strs(table: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
 @functools.lru_cache(maxsize=8)
 def _sidecar(directory: str) -> SidecarRules:
     path = Path(directory) / SIDECAR_FILE
-    doc = _read(path)
+    doc = read_toml(path)
     tables: dict[str, dict[str, Any]] = {}
     for name in ("alerts", "notices", "flow_shape", "limits"):
         table = doc.get(name)
