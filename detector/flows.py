@@ -22,8 +22,9 @@ from detector.behaviour import FIRST_PAYLOADS, Download, FlowSummary, classify_d
 from detector.capture.model import ACK, FIN, PSH, RST, SYN, TCP, UDP, Packet
 from detector.dialects import DIALECTS, claim
 from detector.dialects import dns as dns_parser
+from detector.dialects.gbt import http_detail
 from detector.encrypted import TlsWatch
-from detector.jsonrpc import excerpt, parse_body, parse_message
+from detector.jsonrpc import parse_body, parse_message
 from detector.reassembly import MASK, Framer, HttpHead, Reassembler, seq_after
 from detector.session import Session
 
@@ -40,7 +41,6 @@ IDLE_TIMEOUT = 1800.0  #: seconds of silence that end a flow (capture time)
 SWEEP_EVERY = 1 << 16  #: packets between idle sweeps
 MAX_WARNINGS = 200
 MAX_DNS_NAMES = 1_000_000  #: answered addresses remembered for naming pools
-MAX_REDIRECTS = 20  #: distinct X-Stratum / client.reconnect targets kept per session
 MAX_DOWNLOADS = 10_000  #: downloads of scripts and executables remembered
 
 
@@ -310,7 +310,7 @@ class FlowTable:
                 for msg in msgs:
                     self._message(flow, fwd, msg, ts, "http")
                 if flow.session is not None:
-                    self._http_detail(flow.session, head)
+                    http_detail(flow.session, head)
 
     def _tls(self, flow: Flow, fwd: bool, chunk: bytes | None, ts: float) -> None:
         watch = flow.tls
@@ -400,24 +400,6 @@ class FlowTable:
         a_client = bool(flow.client_is_a) if flow.client_is_a is not None else True
         c, cp, sv, sp = (flow.a, flow.ap, flow.b, flow.bp) if a_client else (flow.b, flow.bp, flow.a, flow.ap)
         return Session(c, cp, sv, sp, first_seen=flow.first_ts, last_seen=ts, transport=transport)
-
-    def _http_detail(self, s: Session, head: HttpHead) -> None:
-        h = head.headers
-        if head.is_request:
-            host = h.get("host", "").rsplit(":", 1)[0].strip().lower()
-            if host and not host.replace(".", "").isdigit():
-                s.set_once("pool", host, "http-host")
-            s.set_once("agent", h.get("user-agent"))
-            auth = h.get("authorization", "")
-            if auth.lower().startswith("basic "):
-                s.set_once("login", _basic_user(auth[6:]))
-            if "x-mining-extensions" in h:
-                s.note_evidence(f"HTTP X-Mining-Extensions: {excerpt(h['x-mining-extensions'], 120)}")
-        else:
-            redirect = h.get("x-stratum")
-            if redirect and redirect[:300] not in s.redirects and len(s.redirects) < MAX_REDIRECTS:
-                s.redirects.append(redirect[:300])  # every getwork reply may repeat it: keep each once
-                s.note_evidence(f"HTTP X-Stratum: {excerpt(redirect, 120)}")
 
     # -- DNS ----------------------------------------------------------------------------------
     def _dns(self, p: Packet) -> None:
@@ -565,14 +547,3 @@ def summarise(flow: Flow) -> FlowSummary:
         (d0.gap_n, d1.gap_n), (d0.gap_sum, d1.gap_sum), (d0.gap_sumsq, d1.gap_sumsq),
         tuple(flow.first_payloads), flow.syn_client_is_a,
     )
-
-
-def _basic_user(b64: str) -> str | None:
-    import base64
-    import binascii
-
-    try:
-        user = base64.b64decode(b64.strip()[:1024], validate=False).decode("utf-8", "replace")
-    except (binascii.Error, ValueError):
-        return None
-    return user.partition(":")[0] or None

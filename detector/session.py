@@ -17,6 +17,7 @@ from detector.jsonrpc import Message, excerpt
 
 MAX_PENDING = 1024  #: outstanding requests remembered per session (ids are reused by miners)
 MAX_EVIDENCE = 24  #: evidence lines kept per session
+MAX_REDIRECTS = 20  #: distinct X-Stratum / client.reconnect targets kept per session
 MAX_DIFF_HISTORY = 64  #: difficulty changes kept per session
 MAX_SEEN_SHARES = 4096  #: recent share keys remembered to count an application resend once
 MAX_SHARE_BUCKETS = 256  #: distinct difficulty values whose share counts are kept exactly

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-from detector.commands.args import parse_pue
+from detector.argtypes import add_findings_options
 from detector.commands.report import write_outputs
 from detector.errors import InputError, UnreadableInputError
 from detector.output.findings import write_findings
@@ -38,21 +38,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "cryptocurrency mining and write findings.json, report.md and hosts.csv.")
     p.add_argument("inputs", nargs="*", metavar="CAPTURE_OR_DIR", help="captures or directories (none with --watch)")
     p.add_argument("--out", required=True, type=Path, metavar="DIR", help="output directory (created)")
-    p.add_argument("--subnet-v4", type=_prefix(32), default=24, metavar="N", help="IPv4 subnet prefix (default 24)")
-    p.add_argument("--subnet-v6", type=_prefix(128), default=64, metavar="N", help="IPv6 subnet prefix (default 64)")
-    p.add_argument("--pue", type=parse_pue, default=None, help="power usage effectiveness, >= 1 (default: rules/hardware.toml)")
-    p.add_argument("--registry", action="append", type=Path, default=[], metavar="CSV",
-                   help="who owns which addresses: CSV cidr,unit,category[,extra…] (repeatable; later files win)")
-    p.add_argument("--asn-db", action="append", type=Path, default=[], metavar="MMDB",
-                   help="MaxMind-format ASN database (GeoLite2-ASN, IPinfo Lite, DB-IP; repeatable)")
-    p.add_argument("--public", type=lambda t: [c.strip() for c in t.split(",") if c.strip()], default=None,
-                   metavar="CATEGORIES", help="categories that count as public institutions "
-                   "(default: government,education,research,soe,healthcare)")
+    add_findings_options(p)
     p.add_argument("--pool-list", action="append", type=Path, default=[], metavar="FILE",
                    help="more pool domains: a plain list, a hosts file or ||name^ lines, e.g. CoinBlockerLists "
                         "(repeatable; the allow-list of exchanges and wallets still applies)")
-    p.add_argument("--model", type=Path, default=None, metavar="MODEL.json",
-                   help="verdict model trained by 'minesweep train' (default: the rules alone)")
     p.add_argument("--assume-hashrate", action="append", type=_assumption, default=[], metavar="ALG=RATE",
                    help="hashrate to assume for an encrypted session mining ALG (e.g. randomx=5k, ethash=100M), "
                         "labelled as assumed everywhere; default: not observable")
@@ -110,15 +99,6 @@ def _seconds(text: str) -> float:
     if not 0 <= value <= 86400:
         raise argparse.ArgumentTypeError("must be 0..86400")
     return value
-
-
-def _prefix(maximum: int):
-    def parse(text: str) -> int:
-        value = int(text)
-        if not 0 <= value <= maximum:
-            raise argparse.ArgumentTypeError(f"must be 0..{maximum}")
-        return value
-    return parse
 
 
 def run(args: argparse.Namespace, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:

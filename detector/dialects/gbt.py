@@ -8,13 +8,47 @@ the pool's ``X-Stratum`` redirect to its stratum port (BIP 23, cgminer).
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Any
 
 from detector.dialects.vocab import vocabulary
-from detector.jsonrpc import Message
-from detector.session import Session
+from detector.jsonrpc import Message, excerpt
+from detector.reassembly import HttpHead
+from detector.session import MAX_REDIRECTS, Session
 
 NAME = "gbt"
+
+
+def http_detail(s: Session, head: HttpHead) -> None:
+    """What the HTTP head of a getwork / getblocktemplate message says: the pool's name (Host),
+    the miner's software (User-Agent), its worker (Basic authorization), its extensions, and the
+    pool's stratum redirect (X-Stratum — every reply may repeat it: each target is kept once)."""
+    h = head.headers
+    if head.is_request:
+        host = h.get("host", "").rsplit(":", 1)[0].strip().lower()
+        if host and not host.replace(".", "").isdigit():
+            s.set_once("pool", host, "http-host")
+        s.set_once("agent", h.get("user-agent"))
+        s.set_once("login", basic_user(h.get("authorization", "")))
+        if "x-mining-extensions" in h:
+            s.note_evidence(f"HTTP X-Mining-Extensions: {excerpt(h['x-mining-extensions'], 120)}")
+        return
+    redirect = h.get("x-stratum")
+    if redirect and redirect[:300] not in s.redirects and len(s.redirects) < MAX_REDIRECTS:
+        s.redirects.append(redirect[:300])
+        s.note_evidence(f"HTTP X-Stratum: {excerpt(redirect, 120)}")
+
+
+def basic_user(authorization: str) -> str | None:
+    """The user name of an HTTP Basic ``Authorization`` value (the pool worker), or None."""
+    if not authorization.lower().startswith("basic "):
+        return None
+    try:
+        user = base64.b64decode(authorization[6:].strip()[:1024], validate=False).decode("utf-8", "replace")
+    except (binascii.Error, ValueError):
+        return None
+    return user.partition(":")[0] or None
 
 
 def work_target(result: dict[str, Any]) -> int | None:

@@ -14,7 +14,7 @@ from typing import Any
 from detector.chains import coinbase_height
 from detector.dialects.vocab import vocabulary
 from detector.jsonrpc import Message
-from detector.session import Session, outcome
+from detector.session import MAX_REDIRECTS, Session, outcome
 
 NAME = "stratum"
 ETH_STRATUM = "EthereumStratum/1.0.0"
@@ -91,7 +91,7 @@ def on_message(s: Session, msg: Message, from_client: bool, ts: float) -> None:
             s.chain_hint = (height, float(ntime))
     elif method == "client.reconnect" and p:
         target = ":".join(str(x)[:255] for x in p[:2])
-        if target not in s.redirects and len(s.redirects) < 20:
+        if target not in s.redirects and len(s.redirects) < MAX_REDIRECTS:
             s.redirects.append(target)
     elif from_client:
         s.expect_reply(msg, ts)

@@ -21,13 +21,12 @@ Public API
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass
 
 from detector.dialects import DIALECTS, claim
+from detector.dialects.gbt import http_detail
 from detector.jsonrpc import Message, parse_body, parse_message
 from detector.reassembly import Framer, HttpHead
 from detector.session import Session
@@ -71,31 +70,6 @@ def frame_messages(payload: bytes) -> list[Framed]:
     return out
 
 
-def _basic_user(value: str) -> str | None:
-    if not value.lower().startswith("basic "):
-        return None
-    try:
-        user = base64.b64decode(value[6:].strip()[:1024], validate=False).decode("utf-8", "replace")
-    except (binascii.Error, ValueError):
-        return None
-    return user.partition(":")[0] or None
-
-
-def _http_detail(s: Session, head: HttpHead) -> None:
-    """What the HTTP head of a getwork / getblocktemplate message says (as flows.py does)."""
-    h = head.headers
-    if head.is_request:
-        host = h.get("host", "").rsplit(":", 1)[0].strip().lower()
-        if host and not host.replace(".", "").isdigit():
-            s.set_once("pool", host, "http-host")
-        s.set_once("agent", h.get("user-agent"))
-        s.set_once("login", _basic_user(h.get("authorization", "")))
-        if "x-mining-extensions" in h and len(s.evidence) < 24:
-            s.evidence.append(f"HTTP X-Mining-Extensions: {h['x-mining-extensions'][:120]}")
-    elif h.get("x-stratum"):
-        s.redirects.append(h["x-stratum"][:300])
-
-
 class PayloadDecoder:
     """Per-connection sessions fed from logged payloads (bounded)."""
 
@@ -135,7 +109,7 @@ class PayloadDecoder:
                 count += 1
             module.on_message(session, f.message, sender_is_client, ts)
             if f.head is not None:
-                _http_detail(session, f.head)
+                http_detail(session, f.head)
         session.first_seen = min(session.first_seen, ts)
         session.last_seen = max(session.last_seen, ts)
         if count == 0 and not session.confirmed:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from detector.commands.args import parse_pue
+from detector.argtypes import add_findings_options
 from detector.errors import InputError, UnreadableInputError
 from detector.scan import ScanOptions
 from detector.sensors import ReadStats
@@ -150,17 +150,6 @@ def add_arguments(p: Any, kind: str) -> None:
 
     from detector.output.html import LANGS
 
-    def prefix(maximum: int) -> Any:
-        def parse(text: str) -> int:
-            try:
-                value = int(text)
-            except ValueError:
-                raise argparse.ArgumentTypeError("must be an integer") from None
-            if not 0 <= value <= maximum:
-                raise argparse.ArgumentTypeError(f"must be 0..{maximum}")
-            return value
-        return parse
-
     def duration(text: str) -> float:
         try:
             return parse_duration(text)
@@ -180,16 +169,7 @@ def add_arguments(p: Any, kind: str) -> None:
                    help="lowest confidence reported (default suspected: everything)")
     p.add_argument("--no-flow-shape", action="store_true",
                    help="do not use connection shape (long-lived, small, steady) as weak evidence")
-    p.add_argument("--subnet-v4", type=prefix(32), default=24, metavar="N", help="IPv4 subnet prefix (default 24)")
-    p.add_argument("--subnet-v6", type=prefix(128), default=64, metavar="N", help="IPv6 subnet prefix (default 64)")
-    p.add_argument("--pue", type=parse_pue, default=None, help="power usage effectiveness, >= 1 (default: rules/hardware.toml)")
-    p.add_argument("--registry", action="append", type=Path, default=[], metavar="CSV",
-                   help="who owns which addresses: CSV cidr,unit,category[,…] (repeatable)")
-    p.add_argument("--asn-db", action="append", type=Path, default=[], metavar="MMDB",
-                   help="MaxMind-format ASN database (repeatable)")
-    p.add_argument("--public", type=lambda t: [c.strip() for c in t.split(",") if c.strip()], default=None,
-                   metavar="CATEGORIES", help="categories that count as public institutions")
-    p.add_argument("--model", type=Path, default=None, metavar="MODEL.json", help="verdict model (minesweep train)")
+    add_findings_options(p)
     p.add_argument("--lang", choices=LANGS, default="en", help="language of report.html (default en)")
     p.add_argument("--quiet", action="store_true", help="no summary table")
 
