@@ -180,20 +180,21 @@ class FlowTable:
         d.bytes += p.wirelen
         n = len(p.payload)
         d.payload_bytes += n
-        d.flags |= p.flags
-        if p.flags & PSH:
-            d.pushes += 1
-        if n:
-            d.payload_packets += 1
-            d.sumsq += n * n
-            if d.last_payload_ts is not None:
-                gap = p.ts - d.last_payload_ts
-                d.gap_n += 1
-                d.gap_sum += gap
-                d.gap_sumsq += gap * gap
-            d.last_payload_ts = p.ts
-            if len(flow.first_payloads) < FIRST_PAYLOADS:
-                flow.first_payloads.append((0 if fwd else 1, n))
+        if self.keep_summaries:  # flow-shape accumulators (the fast engine's kernel keeps its own)
+            d.flags |= p.flags
+            if p.flags & PSH:
+                d.pushes += 1
+            if n:
+                d.payload_packets += 1
+                d.sumsq += n * n
+                if d.last_payload_ts is not None:
+                    gap = p.ts - d.last_payload_ts
+                    d.gap_n += 1
+                    d.gap_sum += gap
+                    d.gap_sumsq += gap * gap
+                d.last_payload_ts = p.ts
+                if len(flow.first_payloads) < FIRST_PAYLOADS:
+                    flow.first_payloads.append((0 if fwd else 1, n))
         if p.proto == TCP:
             self._tcp(flow, p, fwd, d)
         elif p.proto == UDP and (p.sport == 53 or p.dport == 53) and p.payload:
