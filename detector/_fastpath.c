@@ -126,7 +126,8 @@
 #define EXT_FRAGMENT 44
 #define EXT_AH 51
 
-enum { EV_PACKET = 0, EV_PRELUDE = 1, EV_SWEEP = 2, EV_WARN = 3, EV_FRAGMENT = 4, EV_ACKS = 5, EV_SUMMARY = 6 };
+enum { EV_PACKET = 0, EV_PRELUDE = 1, EV_SWEEP = 2, EV_WARN = 3, EV_FRAGMENT = 4, EV_ACKS = 5, EV_SUMMARY = 6,
+       EV_DNS = 7 };
 enum { ST_MORE = 0, ST_NEED = 1, ST_DONE = 2 };
 enum { FLOW_EMPTY = 0, FLOW_NEW = 1, FLOW_PYTHON = 2, FLOW_IGNORED = 3 };
 enum { KIND_PCAP = 0, KIND_PCAPNG = 1 };
@@ -137,6 +138,10 @@ enum { ERR_NONE = 0, ERR_NOMEM = 1, ERR_VALUE = 2 };
 #define MAX_EVENTS_PER_CALL 65536
 #define MAX_FIELDS 20
 #define MAX_FIRST_PAYLOADS 16  /* the most (direction, length) pairs a summary can keep */
+#define CLIENT_BYTES (16 << 10) /* detector/encrypted.py CLIENT_BYTES: ClientHello bytes TlsWatch keeps */
+#define MAX_POOL_IPS (1 << 20)  /* addresses DNS answers gave pool names, remembered (then: unsure) */
+#define DNS_MAX_RECORDS 1024    /* detector/dialects/dns.py MAX_RECORDS */
+#define MAX_NAME_TEXT 253       /* a comparable name (detector/sidecar/intel.py normalise_name) */
 
 /* ------------------------------------------------------------------------------------------ */
 /* Byte readers. `be` selects big-endian for the container formats' own fields.               */
@@ -223,6 +228,12 @@ typedef struct {
     uint8_t used, v6;
     uint8_t addr[16];
 } IpSlot;
+
+/* One pool domain of the settle rule: its bytes in Kernel.pool_blob. */
+typedef struct {
+    uint64_t hash;            /* 0: empty slot */
+    size_t off, len;
+} PoolName;
 
 /* Address text cache entry (texts of selected packets' addresses). */
 typedef struct {
@@ -353,6 +364,13 @@ typedef struct {
     PyObject *name6;
     PyObject *s_guess, *s_handshake;
     uint64_t seed;
+    /* DNS answers as EV_DNS events (dns_events): DNS flows stay with the kernel */
+    int dns_events;
+    /* ordinary TLS settled here (pool_domains given): the pool domains, a set of strings */
+    int settle_tls;
+    char *pool_blob;
+    PoolName *pool_names;
+    size_t pool_cap;
     /* --- walk state: used by one walk at a time (walker thread, or the caller's) --- */
     /* flows: open addressing, linear probing, backward-shift deletion */
     Flow *flows;
@@ -362,6 +380,12 @@ typedef struct {
     /* distinct addresses of created flows */
     IpSlot *ips;
     size_t ips_cap, ips_count;
+    /* addresses a DNS answer may have given a pool name (walk side), and whether some answer
+     * could not be read well enough to tell (then no TLS flow is settled any more) */
+    IpSlot *pool_ips;
+    size_t pool_ips_cap, pool_ips_count;
+    int dns_unsure;
+    uint64_t tls_settled;
     /* current file */
     FileState fs;
     /* current walk */
@@ -524,33 +548,48 @@ static Flow *flow_insert(Kernel *k, const Pkt *p, uint64_t h) {
 /* ------------------------------------------------------------------------------------------ */
 /* Distinct addresses of created flows (FlowTable._new_ips, counted instead of kept as text).  */
 
-static int ips_add(Kernel *k, const uint8_t *addr, uint8_t v6) {
-    if ((k->ips_count + 1) * 2 > k->ips_cap) {
-        size_t ncap = k->ips_cap * 2;
+/* A set of addresses: open addressing, linear probing, kept at most half full. */
+static int addrset_add(uint64_t seed, IpSlot **slots, size_t *cap, size_t *count, const uint8_t *addr, uint8_t v6) {
+    if ((*count + 1) * 2 > *cap) {
+        size_t ncap = *cap ? *cap * 2 : 64;
         IpSlot *n = PyMem_RawCalloc(ncap, sizeof(IpSlot));
         if (n == NULL) return -1;
-        for (size_t i = 0; i < k->ips_cap; i++) {
-            if (!k->ips[i].used) continue;
-            size_t j = addr_hash(k->seed, k->ips[i].addr, k->ips[i].v6) & (ncap - 1);
+        for (size_t i = 0; i < *cap; i++) {
+            if (!(*slots)[i].used) continue;
+            size_t j = addr_hash(seed, (*slots)[i].addr, (*slots)[i].v6) & (ncap - 1);
             while (n[j].used) j = (j + 1) & (ncap - 1);
-            n[j] = k->ips[i];
+            n[j] = (*slots)[i];
         }
-        PyMem_RawFree(k->ips);
-        k->ips = n;
-        k->ips_cap = ncap;
+        PyMem_RawFree(*slots);
+        *slots = n;
+        *cap = ncap;
     }
-    size_t mask = k->ips_cap - 1;
-    for (size_t i = addr_hash(k->seed, addr, v6) & mask;; i = (i + 1) & mask) {
-        IpSlot *s = &k->ips[i];
+    size_t mask = *cap - 1;
+    for (size_t i = addr_hash(seed, addr, v6) & mask;; i = (i + 1) & mask) {
+        IpSlot *s = &(*slots)[i];
         if (!s->used) {
             s->used = 1;
             s->v6 = v6;
             memcpy(s->addr, addr, 16);
-            k->ips_count++;
+            (*count)++;
             return 0;
         }
         if (s->v6 == v6 && memcmp(s->addr, addr, 16) == 0) return 0;
     }
+}
+
+static int addrset_has(uint64_t seed, const IpSlot *slots, size_t cap, const uint8_t *addr, uint8_t v6) {
+    if (cap == 0) return 0;
+    size_t mask = cap - 1;
+    for (size_t i = addr_hash(seed, addr, v6) & mask;; i = (i + 1) & mask) {
+        const IpSlot *s = &slots[i];
+        if (!s->used) return 0;
+        if (s->v6 == v6 && memcmp(s->addr, addr, 16) == 0) return 1;
+    }
+}
+
+static int ips_add(Kernel *k, const uint8_t *addr, uint8_t v6) {
+    return addrset_add(k->seed, &k->ips, &k->ips_cap, &k->ips_count, addr, v6);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -878,6 +917,209 @@ static int hinted(const Kernel *k, const uint8_t *data, Py_ssize_t len) {
 /* seq_after(a, b): a comes after b modulo 2^32. */
 static inline int seq_after(uint32_t a, uint32_t b) { return (int32_t)(a - b) > 0; }
 
+/* ------------------------------------------------------------------------------------------ */
+/* Settling ordinary TLS in the kernel (pool_domains given).                                   */
+/*                                                                                            */
+/* FlowTable hands a flow whose first hinted segment starts a TLS record to TlsWatch, which    */
+/* settles it at once ("none", then FlowTable._ignore) when the ClientHello's SNI, read by     */
+/* peek_server_name, is a name that is not an IP literal, not a pool, and the server's address */
+/* has no DNS name that is a pool. The kernel takes that decision itself, without handing the  */
+/* flow over, only where it is certain to be the same: the segment is the direction's next     */
+/* byte (so the reassembled chunk is the segment), the SNI is a plain name (letters, digits,   */
+/* '-', '_', dots between non-empty labels) none of whose suffixes is a pool domain — the      */
+/* allow-list only removes pools, so it is not needed — and no DNS answer seen so far may have */
+/* given the server's address a pool name. Any doubt hands the flow over, as before.           */
+
+static uint64_t name_hash(const char *s, size_t n) {
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < n; i++) h = (h ^ (uint8_t)s[i]) * 0x100000001b3ULL;
+    h = fmix64(h);
+    return h ? h : 1;
+}
+
+static int pool_has(const Kernel *k, const char *s, size_t n) {
+    if (k->pool_cap == 0) return 0;
+    uint64_t h = name_hash(s, n);
+    size_t mask = k->pool_cap - 1;
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
+        const PoolName *e = &k->pool_names[i];
+        if (e->hash == 0) return 0;
+        if (e->hash == h && e->len == n && memcmp(k->pool_blob + e->off, s, n) == 0) return 1;
+    }
+}
+
+/* A lower-cased name that compares plainly: 1..253 characters of [a-z0-9_-] labels joined by
+ * single dots, with at least one letter (so never an IP literal). */
+static int plain_name(const char *s, size_t n) {
+    if (n == 0 || n > MAX_NAME_TEXT || s[0] == '.' || s[n - 1] == '.') return 0;
+    int letter = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c >= 'a' && c <= 'z') letter = 1;
+        else if (c == '.') { if (s[i + 1] == '.') return 0; }
+        else if (!((c >= '0' && c <= '9') || c == '-' || c == '_')) return 0;
+    }
+    return letter;
+}
+
+/* Some suffix of a plain name (the whole name, or after any dot) is a pool domain. */
+static int pool_suffix(const Kernel *k, const char *s, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        if (i == 0 || s[i - 1] == '.') {
+            if (pool_has(k, s + i, n - i)) return 1;
+        }
+    }
+    return 0;
+}
+
+/* peek_server_name (detector/dialects/tls.py) of buf[:len]: 1 with the lower-cased host name in
+ * out (at most 255 bytes) when the ClientHello sits whole in its first record and names a host;
+ * 0 for every other outcome (no SNI, malformed, cannot tell). Every read is in bounds, so a name
+ * found here is the one the Python reader finds. */
+static int peek_sni(const uint8_t *buf, Py_ssize_t len, char *out, size_t *out_len) {
+    if (len < 9 || buf[0] != 0x16 || buf[5] != 1) return 0;
+    Py_ssize_t record_end = 5 + (Py_ssize_t)rd_be16(buf + 3);
+    Py_ssize_t hello_end = 9 + ((Py_ssize_t)buf[6] << 16 | (Py_ssize_t)buf[7] << 8 | buf[8]);
+    if (hello_end > record_end || record_end > len) return 0;
+    Py_ssize_t pos = 9 + 2 + 32;
+    if (pos >= len) return 0;
+    pos += 1 + buf[pos];                                  /* session id */
+    if (pos + 2 > len) return 0;
+    pos += 2 + rd_be16(buf + pos);                        /* cipher suites */
+    if (pos >= len) return 0;
+    pos += 1 + buf[pos];                                  /* compression methods */
+    if (pos == hello_end || pos + 2 > len) return 0;
+    Py_ssize_t end = pos + 2 + rd_be16(buf + pos);
+    pos += 2;
+    if (end > hello_end) return 0;
+    while (pos + 4 <= end) {
+        uint16_t type = rd_be16(buf + pos), ext_len = rd_be16(buf + pos + 2);
+        pos += 4;
+        if (pos + ext_len > end) return 0;
+        if (type == 0) {
+            if (ext_len < 5 || buf[pos + 2] != 0) return 0;
+            size_t size = rd_be16(buf + pos + 3);
+            if (size == 0 || size > 255 || pos + 5 + (Py_ssize_t)size > len) return 0;
+            for (size_t i = 0; i < size; i++) {
+                uint8_t c = buf[pos + 5 + i];
+                if (c <= 32 || c >= 127) return 0;
+                out[i] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+            }
+            *out_len = size;
+            return 1;
+        }
+        pos += ext_len;
+    }
+    return 0;
+}
+
+/* The flow's first hinted segment p (direction d, flow still NEW) is a ClientHello TlsWatch
+ * would settle as an ordinary server's at once. */
+static int tls_settles(Kernel *k, const Flow *f, const Pkt *p, int d) {
+    if (!k->settle_tls || k->dns_unsure || p->proto != TCP || (p->flags & F_SYN)) return 0;
+    if (p->plen < 9 || p->payload[0] != 0x16 || p->payload[1] != 0x03) return 0;
+    if (((f->has_seq >> d) & 1) && f->next_seq[d] != p->seq) return 0; /* not the next byte */
+    char name[256];
+    size_t n = 0;
+    Py_ssize_t len = p->plen < CLIENT_BYTES ? p->plen : CLIENT_BYTES;
+    if (!peek_sni(p->payload, len, name, &n) || !plain_name(name, n) || pool_suffix(k, name, n)) return 0;
+    return !addrset_has(k->seed, k->pool_ips, k->pool_ips_cap, p->dst, p->v6);
+}
+
+/* A DNS name on the wire at pos: the position after it, or -1 (truncated, extended label type,
+ * too many labels). */
+static Py_ssize_t dns_skip_name(const uint8_t *m, Py_ssize_t n, Py_ssize_t pos) {
+    for (int labels = 0; labels < 128; labels++) {
+        if (pos >= n) return -1;
+        uint8_t c = m[pos];
+        if (c == 0) return pos + 1;
+        if ((c & 0xC0) == 0xC0) return pos + 2 <= n ? pos + 2 : -1;
+        if (c & 0xC0) return -1;
+        pos += 1 + c;
+    }
+    return -1;
+}
+
+/* The name at pos, lower-cased and dot-joined into out: 1 when it is a plain name (see
+ * plain_name), 0 when it is anything else or cannot be read here (pointers are followed only
+ * backwards, at most 128 of them). */
+static int dns_read_name(const uint8_t *m, Py_ssize_t n, Py_ssize_t pos, char *out, size_t *out_len) {
+    size_t len = 0;
+    Py_ssize_t start = pos;
+    for (int hops = 0; hops < 256; hops++) {
+        if (pos >= n) return 0;
+        uint8_t c = m[pos];
+        if (c == 0) {
+            *out_len = len;
+            return plain_name(out, len);
+        }
+        if ((c & 0xC0) == 0xC0) {
+            if (pos + 1 >= n) return 0;
+            Py_ssize_t target = ((Py_ssize_t)(c & 0x3F) << 8) | m[pos + 1];
+            if (target >= start) return 0;
+            start = pos = target;
+            continue;
+        }
+        if (c & 0xC0 || pos + 1 + c > n || len + c + 1 > MAX_NAME_TEXT + 1) return 0;
+        if (len) out[len++] = '.';
+        for (int i = 0; i < c; i++) {
+            uint8_t b = m[pos + 1 + i];
+            out[len++] = (char)(b >= 'A' && b <= 'Z' ? b + 32 : b);
+        }
+        pos += 1 + c;
+    }
+    return 0;
+}
+
+/* A DNS response (UDP, port 53): when its question may name a pool (FlowTable.dns_answer then
+ * maps the answered addresses to that name), remember the A / AAAA addresses of its answer
+ * section; where this reader cannot follow the message as far as detector.dialects.dns does,
+ * stop settling TLS for the rest of the scan. */
+static void dns_learn(Kernel *k, const uint8_t *m, Py_ssize_t n) {
+    if (n < 12 || n > 65535 || k->dns_unsure) return;
+    uint16_t qd = rd_be16(m + 4), an = rd_be16(m + 6);
+    if (an == 0) return;
+    if (qd == 0 || qd > DNS_MAX_RECORDS || an > DNS_MAX_RECORDS) { /* names from the answers */
+        k->dns_unsure = 1;
+        return;
+    }
+    char name[MAX_NAME_TEXT + 2];
+    size_t len = 0;
+    int plain = dns_read_name(m, n, 12, name, &len);
+    Py_ssize_t pos = 12;
+    for (unsigned i = 0; i < qd; i++) {
+        pos = dns_skip_name(m, n, pos);
+        if (pos < 0 || pos + 4 > n) {
+            if (i == 0) return; /* no complete question: the Python reader keeps no answer */
+            k->dns_unsure = 1;
+            return;
+        }
+        pos += 4;
+    }
+    if (plain && !pool_suffix(k, name, len)) return;
+    for (unsigned i = 0; i < an; i++) {
+        pos = dns_skip_name(m, n, pos);
+        if (pos < 0) {
+            k->dns_unsure = 1;
+            return;
+        }
+        if (pos + 10 > n) return; /* the Python reader stops here too */
+        uint16_t type = rd_be16(m + pos), rdlen = rd_be16(m + pos + 8);
+        pos += 10;
+        if (pos + rdlen > n) return;
+        if ((type == 1 && rdlen == 4) || (type == 28 && rdlen == 16)) {
+            uint8_t addr[16] = {0};
+            memcpy(addr, m + pos, rdlen);
+            if (k->pool_ips_count >= MAX_POOL_IPS ||
+                addrset_add(k->seed, &k->pool_ips, &k->pool_ips_cap, &k->pool_ips_count, addr, type == 28) < 0) {
+                k->dns_unsure = 1;
+                return;
+            }
+        }
+        pos += rdlen;
+    }
+}
+
 /* The idle sweep: end every flow silent for more than IDLE_TIMEOUT at time `now`. FlowTable
  * reads every flow's last_ts and may end flows: the held counts go first. */
 static int sweep(Kernel *k, double now) {
@@ -955,18 +1197,25 @@ static int on_packet(Kernel *k, Pkt *p) {
         k->flows_seen++;
         created = 1;
     }
-    if (created && ((p->proto == UDP && (p->sport == 53 || p->dport == 53)) || replaced_python)) {
-        /* Python holds every DNS flow, and takes over a flow replacing one it held, so that it
-         * ends the old one at this very packet, as the pure path does */
+    int dns = p->proto == UDP && (p->sport == 53 || p->dport == 53);
+    if (created && ((dns && !k->dns_events) || replaced_python)) {
+        /* Python takes over a flow replacing one it held, so that it ends the old one at this
+         * very packet, as the pure path does; without dns_events it holds every DNS flow too */
         f->state = FLOW_PYTHON;
         if (emit_prelude(k, f) < 0) return -1;
     }
     int fwd = f->ap == p->sport && memcmp(f->a, p->src, 16) == 0; /* p.src == flow.a and p.sport == flow.ap */
     int d = fwd ? 0 : 1;
     if (f->state == FLOW_NEW && p->proto == TCP && p->plen > 0 && hinted(k, p->payload, p->plen)) {
-        /* first segment that may carry a mining protocol: hand the flow over as it stands */
-        f->state = FLOW_PYTHON;
-        if (emit_prelude(k, f) < 0) return -1;
+        if (tls_settles(k, f, p, d)) {
+            /* an ordinary server's ClientHello: TlsWatch would settle it now, FlowTable ignore it */
+            f->state = FLOW_IGNORED;
+            k->tls_settled++;
+        } else {
+            /* first segment that may carry a mining protocol: hand the flow over as it stands */
+            f->state = FLOW_PYTHON;
+            if (emit_prelude(k, f) < 0) return -1;
+        }
     }
     f->last_ts = p->ts;
     f->packets[d]++;
@@ -1017,6 +1266,16 @@ static int on_packet(Kernel *k, Pkt *p) {
                 f->unhinted++;
                 if (f->unhinted >= k->unhinted_limit) f->state = FLOW_IGNORED;
             }
+        }
+    }
+    if (dns && p->plen >= 3 && (p->payload[2] & 0x80)) {
+        /* a DNS response (FlowTable.add -> _dns): the settle rule learns which addresses may
+         * have pool names; with dns_events Python reads its answers and the kernel keeps the flow */
+        if (k->settle_tls) dns_learn(k, p->payload, p->plen);
+        if (k->dns_events && f->state != FLOW_PYTHON) {
+            Ev *e = ev_new(k, EV_DNS, f->fid);
+            if (e == NULL) return -1;
+            e->u.pkt = *p;
         }
     }
     if (f->state == FLOW_PYTHON) {
@@ -1979,6 +2238,12 @@ static PyObject *materialise(Batch *bt, const Ev *e) {
                               make_summary(k, &b->flows[e->u.flow])};
         return tuple_of(items, 3);
     }
+    case EV_DNS: {
+        const Pkt *p = &e->u.pkt;
+        PyObject *items[4] = {PyLong_FromLong(EV_DNS), PyFloat_FromDouble(p->ts), addr_text(k, p->dst, p->v6),
+                              PyBytes_FromStringAndSize((const char *)p->payload, p->plen)};
+        return tuple_of(items, 4);
+    }
     case EV_SWEEP: {
         PyObject *items[2] = {PyLong_FromLong(EV_SWEEP), PyFloat_FromDouble(e->u.ts)};
         return tuple_of(items, 2);
@@ -2127,7 +2392,7 @@ static PyObject *Batch_iternext(Batch *bt) {
         const Ev *e = &b->ev[bt->next++];
         if ((e->kind == EV_PACKET || e->kind == EV_ACKS) && k->skip_count && skip_has(k, e->fid))
             continue; /* FlowTable ignored the flow after the kernel walked this */
-        if (e->kind == EV_PACKET) {
+        if (e->kind == EV_PACKET || e->kind == EV_DNS) {
             k->selected++;
         } else if (e->kind == EV_ACKS) {
             const Flow *f = &b->flows[e->u.flow];
@@ -2207,6 +2472,9 @@ static void Kernel_dealloc(Kernel *k) {
     }
     PyMem_RawFree(k->flows);
     PyMem_RawFree(k->ips);
+    PyMem_RawFree(k->pool_ips);
+    PyMem_RawFree(k->pool_names);
+    PyMem_RawFree(k->pool_blob);
     PyMem_RawFree(k->skip);
     PyMem_RawFree(k->pending);
     file_reset(&k->fs, 0);
@@ -2225,11 +2493,58 @@ static void Kernel_dealloc(Kernel *k) {
     Py_TYPE(k)->tp_free((PyObject *)k);
 }
 
+/* The pool domains of the TLS settle rule: a sequence of str (lower-case names, as
+ * detector.sidecar.intel.PoolIntel.index holds them). Sets settle_tls. */
+static int pool_set(Kernel *k, PyObject *domains) {
+    PyObject *seq = PySequence_Fast(domains, "pool_domains must be a sequence of str");
+    if (seq == NULL) return -1;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    size_t total = 0, cap = 64;
+    while (cap < (size_t)n * 2 + 2) cap *= 2;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(seq, i);
+        Py_ssize_t len;
+        if (!PyUnicode_Check(item) || PyUnicode_AsUTF8AndSize(item, &len) == NULL) {
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "pool_domains must be a sequence of str");
+            Py_DECREF(seq);
+            return -1;
+        }
+        total += (size_t)len;
+    }
+    k->pool_blob = PyMem_RawMalloc(total + 1);
+    k->pool_names = PyMem_RawCalloc(cap, sizeof(PoolName));
+    if (k->pool_blob == NULL || k->pool_names == NULL) {
+        Py_DECREF(seq);
+        PyErr_NoMemory();
+        return -1;
+    }
+    k->pool_cap = cap;
+    size_t off = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_ssize_t len;
+        const char *text = PyUnicode_AsUTF8AndSize(PySequence_Fast_GET_ITEM(seq, i), &len);
+        if (pool_has(k, text, (size_t)len)) continue;
+        memcpy(k->pool_blob + off, text, (size_t)len);
+        uint64_t h = name_hash(text, (size_t)len);
+        size_t j = h & (cap - 1);
+        while (k->pool_names[j].hash != 0) j = (j + 1) & (cap - 1);
+        k->pool_names[j].hash = h;
+        k->pool_names[j].off = off;
+        k->pool_names[j].len = (size_t)len;
+        off += (size_t)len;
+    }
+    Py_DECREF(seq);
+    k->settle_tls = 1;
+    return 0;
+}
+
 static int Kernel_init(Kernel *k, PyObject *args, PyObject *kwds) {
     static char *kwlist[] = {"hints", "unhinted_limit", "idle_timeout", "sweep_every", "max_caplen",
                              "max_block", "max_tags", "max_ext_headers", "addr_cache_size", "packet_cls",
-                             "prelude_cls", "name6", "seed", "hold_acks", "summary_cls", "first_payloads", NULL};
-    PyObject *hints, *packet_cls, *prelude_cls, *name6, *summary_cls = Py_None;
+                             "prelude_cls", "name6", "seed", "hold_acks", "summary_cls", "first_payloads",
+                             "dns_events", "pool_domains", NULL};
+    PyObject *hints, *packet_cls, *prelude_cls, *name6, *summary_cls = Py_None, *pool_domains = Py_None;
+    int dns_events = 0;
     unsigned int first_payloads = 8;
     unsigned int unhinted_limit, max_caplen, max_block, max_tags, max_ext;
     double idle_timeout;
@@ -2240,11 +2555,12 @@ static int Kernel_init(Kernel *k, PyObject *args, PyObject *kwds) {
         PyErr_SetString(PyExc_RuntimeError, "Kernel already initialised");
         return -1;
     }
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!IdKIIIInOOOK|pOI", kwlist, &PyTuple_Type, &hints,
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!IdKIIIInOOOK|pOIpO", kwlist, &PyTuple_Type, &hints,
                                      &unhinted_limit, &idle_timeout, &sweep_every, &max_caplen, &max_block,
                                      &max_tags, &max_ext, &addr_cache_size, &packet_cls, &prelude_cls, &name6,
-                                     &seed, &hold_acks, &summary_cls, &first_payloads))
+                                     &seed, &hold_acks, &summary_cls, &first_payloads, &dns_events, &pool_domains))
         return -1;
+    if (pool_domains != Py_None && pool_set(k, pool_domains) < 0) return -1;
     if (first_payloads > MAX_FIRST_PAYLOADS) {
         PyErr_Format(PyExc_ValueError, "first_payloads must be at most %d", MAX_FIRST_PAYLOADS);
         return -1;
@@ -2279,6 +2595,7 @@ static int Kernel_init(Kernel *k, PyObject *args, PyObject *kwds) {
     k->addr_cache_size = (size_t)addr_cache_size;
     k->hold_acks = hold_acks;
     k->first_payloads = first_payloads;
+    k->dns_events = dns_events;
     if (maker_init(&k->packet, packet_cls, 12) < 0 || maker_init(&k->prelude, prelude_cls, 16) < 0) return -1;
     if (summary_cls != Py_None && maker_init(&k->summary, summary_cls, 19) < 0) return -1;
     k->name6 = Py_NewRef(name6);
@@ -2672,8 +2989,9 @@ static PyObject *Kernel_file_stats(Kernel *k, PyObject *Py_UNUSED(ignored)) {
 
 static PyObject *Kernel_counts(Kernel *k, PyObject *Py_UNUSED(ignored)) {
     if (!idle(k)) return NULL;
-    return Py_BuildValue("(KKKK)", (unsigned long long)k->flows_seen, (unsigned long long)k->ips_count,
-                         (unsigned long long)k->selected, (unsigned long long)k->held);
+    return Py_BuildValue("(KKKKK)", (unsigned long long)k->flows_seen, (unsigned long long)k->ips_count,
+                         (unsigned long long)k->selected, (unsigned long long)k->held,
+                         (unsigned long long)k->tls_settled);
 }
 
 static PyMethodDef Kernel_methods[] = {
@@ -2692,7 +3010,7 @@ static PyMethodDef Kernel_methods[] = {
      "finish() -> Batch: the end of the scan: the summaries of every live flow; the table is emptied"},
     {"file_stats", (PyCFunction)Kernel_file_stats, METH_NOARGS,
      "file_stats() -> (records, bytes, first_ts, last_ts, linktypes, unsupported, malformed, truncated, decoded)"},
-    {"counts", (PyCFunction)Kernel_counts, METH_NOARGS, "counts() -> (flows_seen, distinct_ips, selected, held)"},
+    {"counts", (PyCFunction)Kernel_counts, METH_NOARGS, "counts() -> (flows_seen, distinct_ips, selected, held, tls_settled)"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -2725,6 +3043,7 @@ PyMODINIT_FUNC PyInit__fastpath(void) {
         PyModule_AddIntConstant(m, "EV_FRAGMENT", EV_FRAGMENT) < 0 ||
         PyModule_AddIntConstant(m, "EV_ACKS", EV_ACKS) < 0 ||
         PyModule_AddIntConstant(m, "EV_SUMMARY", EV_SUMMARY) < 0 ||
+        PyModule_AddIntConstant(m, "EV_DNS", EV_DNS) < 0 ||
         PyModule_AddIntConstant(m, "ST_MORE", ST_MORE) < 0 ||
         PyModule_AddIntConstant(m, "ST_NEED", ST_NEED) < 0 ||
         PyModule_AddIntConstant(m, "ST_DONE", ST_DONE) < 0 ||

@@ -406,16 +406,22 @@ class FlowTable:
     def _dns(self, p: Packet) -> None:
         if len(p.payload) < 3 or not p.payload[2] & 0x80:
             return  # a query: its response repeats the question, with the answers
-        msg = dns_parser.parse_dns(p.payload)
+        self.dns_answer(p.ts, p.dst, p.payload)
+
+    def dns_answer(self, ts: float, dst: str, payload: bytes) -> None:
+        """A DNS response (UDP, port 53, QR set) sent to ``dst`` at ``ts``: remember the names it
+        gives addresses, and pool names a host looked up. The fast path's kernel calls this for
+        the responses of the DNS flows it keeps (``add`` does for the flows this table holds)."""
+        msg = dns_parser.parse_dns(payload)
         if msg is None or not msg.qr:
             return
         asked = msg.questions[0].name if msg.questions else None
         if asked and poollists.active().pool_for_host(asked) is not None and len(self.pool_names_seen) < MAX_DOWNLOADS:
-            self.pool_names_seen.append((p.dst, "dns", asked.rstrip(".").lower()[:253]))
+            self.pool_names_seen.append((dst, "dns", asked.rstrip(".").lower()[:253]))
         for answer in msg.answers:
             if answer.rtype in (1, 28) and answer.data and len(self.dns_names) < MAX_DNS_NAMES:
                 # the name the client asked for, not the end of a CNAME chain: that is the pool's name
-                self.dns_names[answer.data] = DnsName((asked or answer.name).rstrip(".").lower()[:253], p.ts)
+                self.dns_names[answer.data] = DnsName((asked or answer.name).rstrip(".").lower()[:253], ts)
 
     # -- lifecycle ----------------------------------------------------------------------------
     def _ignore(self, flow: Flow) -> None:

@@ -75,7 +75,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from detector import flows
+from detector import flows, poollists
 from detector.behaviour import FIRST_PAYLOADS, FlowSummary
 from detector.capture import ip as ip_layer
 from detector.capture import link, open_capture, pcapng
@@ -103,8 +103,9 @@ class FastCounts:
 
     flows_seen: int  #: flows created (as ``FlowTable.flows_seen`` counts them)
     ips_screened: int  #: distinct addresses of those flows (the pure path's "IPs screened")
-    selected: int  #: packets handed to Python (inspected flows, DNS, replacements), held ACKs included
+    selected: int  #: packets handed to Python (inspected flows, DNS answers, replacements), held ACKs included
     held: int = 0  #: of those, pure ACKs handed over as counts only (``FlowTable.credit``)
+    tls_settled: int = 0  #: TLS flows the kernel settled as an ordinary server's without handing them over
 
 
 def available() -> bool:
@@ -157,6 +158,7 @@ class FastScanner:
         self.table = table
         self.threads = threads_default() if threads is None else threads
         credit = getattr(table, "credit", None)
+        dns_answer = getattr(table, "dns_answer", None)
         self.kernel = _fastpath.Kernel(
             hints=tuple(flows.HINTS),
             unhinted_limit=flows.UNHINTED_LIMIT,
@@ -174,12 +176,16 @@ class FastScanner:
             hold_acks=callable(credit),  # a table without the hook is given every packet
             summary_cls=FlowSummary,
             first_payloads=FIRST_PAYLOADS,
+            dns_events=callable(dns_answer),  # a table without the hook holds its DNS flows
+            # TlsWatch's quick settle, in the kernel: every name the scan's pool intelligence holds
+            pool_domains=tuple(poollists.active().index),
         )
         # FlowTable's idle sweep, run when the kernel's packet count says (see _dispatch);
         # FlowTable.sweep(now), or the private _sweep of a flows.py that predates it
         public = getattr(table, "sweep", None)
         self._sweep: Callable[[float], None] = public if callable(public) else table._sweep
         self._credit: Callable[..., None] | None = credit if callable(credit) else None
+        self._dns_answer: Callable[[float, str, bytes], None] | None = dns_answer if callable(dns_answer) else None
         self._current: tuple[Any, ...] | None = None  # the packet event being added
         #: serial number (= creation order) of each flow handed to the table, by its key
         self._fids: dict[tuple[str, int, str, int, int], int] = {}
@@ -192,8 +198,8 @@ class FastScanner:
 
     @property
     def counts(self) -> FastCounts:
-        flows_seen, ips, selected, held = self.kernel.counts()
-        return FastCounts(flows_seen, ips, selected, held)
+        flows_seen, ips, selected, held, settled = self.kernel.counts()
+        return FastCounts(flows_seen, ips, selected, held, settled)
 
     # -- one file -------------------------------------------------------------------------------
     def scan_file(self, path: str | os.PathLike[str], progress: ProgressFn | None = None) -> CaptureInfo:
@@ -338,12 +344,17 @@ class FastScanner:
         packet_event, prelude_event = _fastpath.EV_PACKET, _fastpath.EV_PRELUDE
         sweep_event, warn_event, acks_event = _fastpath.EV_SWEEP, _fastpath.EV_WARN, _fastpath.EV_ACKS
         summary_event, summaries = _fastpath.EV_SUMMARY, self.table.summaries
+        dns_event, dns_answer = _fastpath.EV_DNS, self._dns_answer
         try:
             for event in events:
                 kind = event[0]
                 if kind == packet_event:
                     self._current = event
                     add(event[2])
+                elif kind == dns_event:
+                    assert dns_answer is not None
+                    self._current = None
+                    dns_answer(event[1], event[2], event[3])
                 elif kind == acks_event:
                     assert self._credit is not None
                     self._current = None
