@@ -9,17 +9,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import Hashable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 _decoder = json.JSONDecoder()
+_loads = json.loads
 _KNOWN = frozenset(("method", "id", "params", "result", "error", "jsonrpc"))
+_PLAIN_ID = (str, int, float, bool)
 _NO_EXTRA: dict[str, Any] = {}  # shared by every message without extra members: never mutated
 
 
-@dataclass(frozen=True, slots=True)
-class Message:
-    """One JSON-RPC object: a request/notification (``method`` set) or a response."""
+class Message(NamedTuple):
+    """One JSON-RPC object: a request/notification (``method`` set) or a response.
+
+    Immutable; a named tuple rather than a frozen dataclass because one is built for every
+    message of every inspected flow, and a frozen dataclass's ``__init__`` costs three times as
+    much (one ``object.__setattr__`` per field)."""
 
     method: str | None  #: method name, None for a response
     id: Hashable  #: the JSON-RPC id, normalised to a hashable value (None when absent or null)
@@ -38,8 +42,18 @@ def _hashable_id(value: Any) -> Hashable:
 
 def parse_message(raw: bytes | str) -> Message | None:
     """Parse one JSON-RPC object; ``None`` for anything that is not one."""
-    if isinstance(raw, (bytes, bytearray)) and raw.lstrip()[:1] != b"{":
-        return None  # not an object: no need to decode it
+    if isinstance(raw, (bytes, bytearray)):
+        if raw[:1] == b"{":
+            # the common case: strict UTF-8, one JSON value; anything this refuses (invalid
+            # UTF-8, whitespace JSON does not allow, trailing bytes) takes the general path below
+            try:
+                obj = _loads(raw.decode())
+            except (ValueError, RecursionError):
+                pass
+            else:
+                return message_from_object(obj) if isinstance(obj, dict) else None
+        elif raw.lstrip()[:1] != b"{":
+            return None  # not an object: no need to decode it
     try:
         text = raw.decode("utf-8", "replace") if isinstance(raw, (bytes, bytearray)) else raw
         text = text.strip()
@@ -61,15 +75,11 @@ def message_from_object(obj: dict[str, Any]) -> Message | None:
     is_response = method is None and ("result" in obj or "error" in obj)
     if method is None and not is_response:
         return None
-    return Message(
-        method=method,
-        id=_hashable_id(obj.get("id")),
-        params=obj.get("params"),
-        result=obj.get("result"),
-        error=obj.get("error"),
-        is_response=is_response,
-        extra={k: v for k, v in obj.items() if k not in _KNOWN} if obj.keys() - _KNOWN else _NO_EXTRA,
-    )
+    ident = obj.get("id")
+    if ident is not None and not isinstance(ident, _PLAIN_ID):
+        ident = _hashable_id(ident)
+    extra = _NO_EXTRA if _KNOWN.issuperset(obj) else {k: v for k, v in obj.items() if k not in _KNOWN}
+    return Message(method, ident, obj.get("params"), obj.get("result"), obj.get("error"), is_response, extra)
 
 
 def parse_body(raw: bytes) -> list[Message]:

@@ -52,6 +52,9 @@ class Reassembler:
 
     def push(self, seq: int, data: bytes) -> list[bytes | None]:
         """Deliver what this segment makes contiguous; ``None`` marks a gap."""
+        if seq == self.next_seq and not self.ooo and data:  # in order, nothing waiting: the common case
+            self.next_seq = (seq + len(data)) & MASK
+            return [data]
         out: list[bytes | None] = []
         if self.next_seq is None:
             self.next_seq = seq
@@ -186,7 +189,7 @@ class Framer:
             self.skipping = False
         parts = buf.split(b"\n")
         self.buf = parts.pop()
-        frames.extend(("line", p) for p in parts if p.strip())
+        frames += [("line", p) for p in parts if p.strip()]
         if len(self.buf) > MAX_LINE:
             self.warnings.append(f"stream offset {self.offset - len(self.buf)}: line longer than {MAX_LINE} bytes dropped")
             self.buf, self.skipping = b"", True
@@ -207,11 +210,9 @@ class Framer:
             return False
         raw, self.buf = self.buf[:end], self.buf[end + sep :]
         lines = raw.decode("latin-1").splitlines()
-        head = HttpHead(lines[0][:1024] if lines else "")
-        for line in lines[1:200]:
-            name, _, value = line.partition(":")
-            if _:
-                head.headers[name.strip().lower()[:64]] = value.strip()[:1024]
+        fields = [line.partition(":") for line in lines[1:200]]
+        head = HttpHead(lines[0][:1024] if lines else "",
+                        {name.strip().lower()[:64]: value.strip()[:1024] for name, sep, value in fields if sep})
         self.head = head
         # announce the head at once, with the body's first bytes when they came along, so that a
         # consumer can settle the message (JSON-RPC or not, a download or not) without its body

@@ -9,6 +9,7 @@ live over whole captures (``test_whole_captures_match_tshark``).
 
 from __future__ import annotations
 
+import ipaddress
 import random
 import shutil
 import struct
@@ -311,3 +312,12 @@ def test_fuzzed_messages_never_raise() -> None:
         msg = dns.parse_dns(bytes(data[: rng.randint(0, len(data))]))
         assert msg is None or isinstance(msg.malformed, (str, type(None)))
     assert time.perf_counter() - started < 10
+
+
+def test_a_record_text_is_ipaddress_text() -> None:
+    """A records print as ipaddress.IPv4Address does (the scan keys DNS names by that text)."""
+    rnd = random.Random(7)
+    head = bytes.fromhex("000181800001000100000000") + b"\x01a\x00\x00\x01\x00\x01"
+    for raw in [bytes(4), b"\xff" * 4, b"\x0a\x00\x00\x01"] + [rnd.getrandbits(32).to_bytes(4, "big") for _ in range(500)]:
+        msg = dns.parse_dns(head + b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04" + raw)
+        assert msg is not None and msg.answers[0].data == str(ipaddress.IPv4Address(raw))

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import ipaddress
 import struct
-from dataclasses import dataclass
+from socket import inet_ntoa
+from typing import NamedTuple
 
 __all__ = [
     "TYPE_NAMES",
@@ -56,15 +57,15 @@ class _Malformed(Exception):
     """Internal: decoding stopped; the message says where (never escapes this module)."""
 
 
-@dataclass(frozen=True, slots=True)
-class DnsQuestion:
+# Records are named tuples (immutable, built fast: a DNS answer seen by a scan builds several;
+# a frozen dataclass's __init__ sets each field through object.__setattr__).
+class DnsQuestion(NamedTuple):
     name: str
     qtype: int
     qclass: int
 
 
-@dataclass(frozen=True, slots=True)
-class DnsRecord:
+class DnsRecord(NamedTuple):
     """One resource record; ``data`` is set for the types this module understands."""
 
     name: str
@@ -79,8 +80,7 @@ class DnsRecord:
     rdata: bytes = b""  #: raw RDATA as on the wire
 
 
-@dataclass(frozen=True, slots=True)
-class DnsMessage:
+class DnsMessage(NamedTuple):
     id: int
     flags: int  #: the whole 16-bit flags word
     questions: tuple[DnsQuestion, ...]
@@ -202,7 +202,7 @@ def _record(msg: bytes, pos: int) -> tuple[DnsRecord, int]:
 def _rdata(msg: bytes, rtype: int, start: int, end: int) -> tuple[str | None, tuple[str, ...]]:
     size = end - start
     if rtype == A and size == 4:
-        return str(ipaddress.IPv4Address(msg[start:end])), ()
+        return inet_ntoa(msg[start:end]), ()  # the dotted quad ipaddress.IPv4Address prints
     if rtype == AAAA and size == 16:
         return str(ipaddress.IPv6Address(msg[start:end])), ()
     if rtype in _NAME_TYPES or rtype == SOA:
