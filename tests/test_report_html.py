@@ -28,6 +28,7 @@ from detector.output.fmt import si
 from detector.output.html import I18N, LANGS, load_strings, render_html, text, write_html
 from detector.output.iocs import COLUMNS as IOC_COLUMNS
 from detector.output.iocs import collect, write_iocs_csv
+from detector.output.tables import write_hosts_csv
 from detector.scan import scan
 
 # --------------------------------------------------------------------------- fixtures
@@ -478,7 +479,7 @@ def test_hostile_strings_in_every_field_stay_inert(rich, lang, tmp_path):
     assert len(page) < 3 * len(render_html(rich, lang))
     out = write_html(doc, tmp_path, lang)
     assert out.read_bytes().decode("utf-8") == page
-    for writer in (write_iocs_csv, write_sessions_csv, write_subnets_csv):
+    for writer in (write_iocs_csv, write_sessions_csv, write_subnets_csv, write_hosts_csv):
         body = writer(doc, tmp_path).read_text("utf-8")
         assert "\ud800" not in body
         for row in csv.reader(io.StringIO(body)):
@@ -509,7 +510,7 @@ def test_hostile_numbers_render(rich, lang, tmp_path):
         assert key == "" or math.isfinite(float(key)), key
     visible = " ".join(p.texts[2:])  # after <title> and <style>
     assert not re.search(r"\b(nan|inf|infinity)\b", visible, re.IGNORECASE)
-    for writer in (write_iocs_csv, write_sessions_csv, write_subnets_csv):
+    for writer in (write_iocs_csv, write_sessions_csv, write_subnets_csv, write_hosts_csv):
         writer(doc, tmp_path)
 
 

@@ -1,19 +1,23 @@
 """sessions.csv and subnets.csv, from findings, for spreadsheets and scripts.
 
-Both go through :func:`detector.output.tables.write_csv`, which prefixes cells a spreadsheet
-would run as a formula. Text cells are also made encodable first (:func:`text_cell`): a lone
-surrogate from a ``\\udXXX`` escape in a saved findings.json would otherwise stop the UTF-8
-writer. Missing or mistyped fields become empty cells, never an exception, so a findings
-document from an older or newer minesweep still gives its tables.
+Both are built as plain rows (:class:`detector.output.tables.Table`) and written by
+:func:`detector.output.tables.write_table`, which prefixes cells a spreadsheet would run as a
+formula. Text cells are also made encodable first (:func:`text_cell`): a lone surrogate from a
+``\\udXXX`` escape in a saved findings.json would otherwise stop the UTF-8 writer. Missing or
+mistyped fields become empty cells, never an exception, so a findings document from an older or
+newer minesweep still gives its tables. pandas is imported only by the ``*_frame`` functions.
 
 Public API:
 
-``sessions_frame(findings) -> DataFrame`` / ``write_sessions_csv(findings, out_dir) -> Path``
+``sessions_table(findings) -> Table`` / ``sessions_frame(findings) -> DataFrame`` /
+``write_sessions_csv(findings, out_dir) -> Path``
     One row per mining session (columns: :data:`SESSION_COLUMNS`).
-``subnets_frame(findings) -> DataFrame`` / ``write_subnets_csv(findings, out_dir) -> Path``
+``subnets_table(findings) -> Table`` / ``subnets_frame(findings) -> DataFrame`` /
+``write_subnets_csv(findings, out_dir) -> Path``
     One row per subnet; per algorithm ``<alg>_hashrate``, ``<alg>_hashrate_low``,
     ``<alg>_hashrate_high``, ``<alg>_unit`` columns after :data:`SUBNET_COLUMNS`.
-``text_cell(value) -> value`` and the lenient accessors ``as_dict``, ``as_list``, ``as_num``.
+``text_cell(value) -> value`` (from :mod:`detector.output.tables`) and the lenient accessors
+``as_dict``, ``as_list``, ``as_num``.
 """
 
 from __future__ import annotations
@@ -21,20 +25,24 @@ from __future__ import annotations
 import math
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+from detector.output.tables import CELL_LIMIT, Table, frame, text_cell, write_table
 
-from detector.output.tables import write_csv
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
+    "CELL_LIMIT",
     "SESSION_COLUMNS",
     "SUBNET_COLUMNS",
     "as_dict",
     "as_list",
     "as_num",
     "sessions_frame",
+    "sessions_table",
     "subnets_frame",
+    "subnets_table",
     "text_cell",
     "write_sessions_csv",
     "write_subnets_csv",
@@ -52,8 +60,6 @@ SUBNET_COLUMNS = (
     "subnet", "mining_ips", "sessions", "kwh_per_day_low", "kwh_per_day_best", "kwh_per_day_high",
     "egress_bytes", "coins", "pools", "ips",
 )
-CELL_LIMIT = 4096
-_UNENCODABLE = re.compile("[\ud800-\udfff\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _ALG_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,39}\Z")
 
 
@@ -76,18 +82,6 @@ def as_num(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def text_cell(value: Any) -> Any:
-    """Text that UTF-8 can encode and a CSV reader shows as one line, at most CELL_LIMIT long."""
-    if isinstance(value, (list, tuple)):
-        value = ";".join(str(text_cell(v)) for v in value)
-    if isinstance(value, dict):
-        return ""
-    if isinstance(value, str):
-        value = _UNENCODABLE.sub("\ufffd", value)
-        return value if len(value) <= CELL_LIMIT else value[: CELL_LIMIT - 1] + "…"
-    return value
-
-
 def _num_or_text(value: Any) -> Any:
     n = as_num(value)
     if n is not None:
@@ -95,9 +89,9 @@ def _num_or_text(value: Any) -> Any:
     return None if value is None else text_cell(value)
 
 
-def sessions_frame(findings: dict[str, Any]) -> pd.DataFrame:
+def sessions_table(findings: dict[str, Any]) -> Table:
     units = {h.get("ip"): h.get("unit") for h in map(as_dict, as_list(findings.get("hosts")))}
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     for s in map(as_dict, as_list(findings.get("sessions"))):
         r, rep = as_dict(s.get("hashrate")), as_dict(s.get("reported_hashrate"))
         diff = as_dict(as_dict(s.get("difficulty")).get("current"))
@@ -111,12 +105,17 @@ def sessions_frame(findings: dict[str, Any]) -> pd.DataFrame:
             "reported_hashrate_mean": rep.get("mean"), "reported_hashrate_last": rep.get("last"),
             "notes": [n for n in as_list(s.get("notes")) if isinstance(n, str)],
         })
-        rows.append({k: _num_or_text(v) for k, v in row.items()})
-    return pd.DataFrame(rows, columns=list(SESSION_COLUMNS))
+        rows.append(tuple(_num_or_text(row[k]) for k in SESSION_COLUMNS))
+    return Table(SESSION_COLUMNS, rows)
 
 
-def subnets_frame(findings: dict[str, Any]) -> pd.DataFrame:
-    rows, algs = [], set()
+def sessions_frame(findings: dict[str, Any]) -> pd.DataFrame:
+    return frame(sessions_table(findings))
+
+
+def subnets_table(findings: dict[str, Any]) -> Table:
+    rows: list[dict[str, Any]] = []
+    algs: set[str] = set()
     for n in map(as_dict, as_list(findings.get("subnets"))):
         e = as_dict(n.get("energy_kwh_per_day"))
         row: dict[str, Any] = {
@@ -132,16 +131,20 @@ def subnets_frame(findings: dict[str, Any]) -> pd.DataFrame:
             algs.add(alg)
             row.update({f"{alg}_hashrate": r.get("value"), f"{alg}_hashrate_low": r.get("low"),
                         f"{alg}_hashrate_high": r.get("high"), f"{alg}_unit": r.get("unit")})
-        rows.append({k: _num_or_text(v) for k, v in row.items()})
+        rows.append(row)
     columns = list(SUBNET_COLUMNS)
     for alg in sorted(algs):
         columns += [f"{alg}_hashrate", f"{alg}_hashrate_low", f"{alg}_hashrate_high", f"{alg}_unit"]
-    return pd.DataFrame(rows, columns=columns)
+    return Table(tuple(columns), [tuple(_num_or_text(row.get(c)) for c in columns) for row in rows])
+
+
+def subnets_frame(findings: dict[str, Any]) -> pd.DataFrame:
+    return frame(subnets_table(findings))
 
 
 def write_sessions_csv(findings: dict[str, Any], out_dir: Path) -> Path:
-    return write_csv(sessions_frame(findings), Path(out_dir) / "sessions.csv")
+    return write_table(sessions_table(findings), Path(out_dir) / "sessions.csv")
 
 
 def write_subnets_csv(findings: dict[str, Any], out_dir: Path) -> Path:
-    return write_csv(subnets_frame(findings), Path(out_dir) / "subnets.csv")
+    return write_table(subnets_table(findings), Path(out_dir) / "subnets.csv")

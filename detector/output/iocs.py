@@ -8,25 +8,27 @@ Public API:
 
 ``collect(findings) -> list[Indicator]``
     Every indicator, grouped by type in the order of :data:`TYPES`, then by value.
-``iocs_frame(findings) -> DataFrame`` / ``write_iocs_csv(findings, out_dir) -> Path``
-    ``iocs.csv`` with the columns of :data:`COLUMNS`; times as ISO-8601 UTC.
+``iocs_table(findings) -> Table`` / ``iocs_frame(findings) -> DataFrame`` /
+``write_iocs_csv(findings, out_dir) -> Path``
+    ``iocs.csv`` with the columns of :data:`COLUMNS`; times as ISO-8601 UTC (pandas is imported
+    only by ``iocs_frame``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from detector.output.csvs import as_dict, as_list, as_num, text_cell
-from detector.output.tables import write_csv
+from detector.output.tables import Table, frame, write_table
 
-__all__ = ["COLUMNS", "TYPES", "Indicator", "collect", "iocs_frame", "write_iocs_csv"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["COLUMNS", "TYPES", "Indicator", "collect", "iocs_frame", "iocs_table", "write_iocs_csv"]
 
 #: Indicator types, in report order.
 TYPES = ("pool-domain", "pool-ip", "wallet", "agent")
@@ -143,14 +145,16 @@ def _iso(t: float | None) -> str | None:
         return None
 
 
+def iocs_table(findings: dict[str, Any]) -> Table:
+    rows = [(i.type, i.value, ";".join(map(str, i.ports)), ";".join(text_cell(c) for c in i.coins), i.operator,
+             i.source, i.hosts, i.sessions, _iso(i.first_seen), _iso(i.last_seen))
+            for i in collect(findings)]
+    return Table(COLUMNS, rows)
+
+
 def iocs_frame(findings: dict[str, Any]) -> pd.DataFrame:
-    rows: Iterable[dict[str, Any]] = (
-        {"type": i.type, "indicator": i.value, "ports": ";".join(map(str, i.ports)),
-         "coins": ";".join(text_cell(c) for c in i.coins), "operator": i.operator, "source": i.source,
-         "hosts": i.hosts, "sessions": i.sessions, "first_seen": _iso(i.first_seen), "last_seen": _iso(i.last_seen)}
-        for i in collect(findings))
-    return pd.DataFrame(list(rows), columns=list(COLUMNS))
+    return frame(iocs_table(findings))
 
 
 def write_iocs_csv(findings: dict[str, Any], out_dir: Path) -> Path:
-    return write_csv(iocs_frame(findings), Path(out_dir) / "iocs.csv")
+    return write_table(iocs_table(findings), Path(out_dir) / "iocs.csv")
