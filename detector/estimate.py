@@ -33,8 +33,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from scipy.special import gammaincinv
-
+from .gammainv import gammaincinv
 from .rules import Algorithm, Rules, load_rules
 
 __all__ = [
@@ -185,16 +184,18 @@ def poisson_interval(n: int, conf: float = 0.90) -> tuple[float, float]:
     """Exact two-sided (Garwood) confidence interval for a Poisson mean given count ``n``.
 
     ``(chi2.ppf(a/2, 2n)/2, chi2.ppf(1-a/2, 2n+2)/2)`` with ``a = 1-conf``; for ``n == 0`` the
-    lower bound is 0 and the upper bound is the one-sided ``chi2.ppf(conf, 2)/2``.
+    lower bound is 0 and the upper bound is the one-sided ``chi2.ppf(conf, 2)/2 = -ln(1-conf)``.
+    ``chi2.ppf(p, 2k)/2`` is the gamma quantile ``P^-1(k, p)``, computed in pure Python by
+    :func:`detector.gammainv.gammaincinv` (no scipy import).
     """
     if isinstance(n, bool) or not isinstance(n, int) or n < 0:
         raise ValueError("n must be a non-negative int")
     if isinstance(conf, bool) or not isinstance(conf, (int, float)) or not 0.0 < conf < 1.0:
         raise ValueError("conf must be strictly between 0 and 1")
     if n == 0:
-        return 0.0, float(gammaincinv(1.0, conf))
+        return 0.0, gammaincinv(1.0, conf)
     alpha = 1.0 - conf
-    return float(gammaincinv(n, alpha / 2)), float(gammaincinv(n + 1, 1.0 - alpha / 2))
+    return gammaincinv(n, alpha / 2), gammaincinv(n + 1, 1.0 - alpha / 2)
 
 
 def estimate_hashrate(
