@@ -39,8 +39,15 @@ A model names the features it uses (a subset); rates and sizes enter it as log10
 one feature alone is set to its training mean — exact for logistic regression, the same
 definition for trees.
 
+Scoring is pure Python (a scan never imports numpy for it) and reproduces the numpy arithmetic
+the model was validated with, bit for bit: a logistic regression's dot product is accumulated in
+input order with one rounding per step (a fused multiply-add, as numpy's OpenBLAS ``ddot`` does
+for fewer than 16 inputs; emulated exactly by :func:`_fma`), and a tree compares the input rounded
+to float32 (as scikit-learn does) with its float64 threshold. Training (rules/make_flowshape_model.py)
+uses numpy and scikit-learn; a model may be built from numpy arrays, stored here as tuples.
+
 Public API:
-    features(summary) -> dict[str, float]
+    features(summary) -> dict[str, float]; model_input(values, names) -> list[float]
     client_side(summary) -> int                      (0: a is the client, 1: b is)
     FlowShapeModel (.predict(summaries), .predict_one(summary), .log_odds(row))
     explain(summary, model=None, top=None) -> list[(feature, contribution)]
@@ -59,17 +66,16 @@ from __future__ import annotations
 import functools
 import json
 import math
+from array import array
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from detector.behaviour import FlowSummary
 from detector.capture.model import TCP
 from detector.errors import RegistryError
-from detector.model import _matrix, _short, read_json_model
+from detector.model import _numbers, _short, read_json_model
 from detector.rules import default_rules_dir, read_toml
 from detector.session import Session
 
@@ -212,63 +218,150 @@ def features(f: FlowSummary) -> dict[str, float]:
     return {k: out[k] if math.isfinite(out[k]) else 0.0 for k in FEATURES}
 
 
-def model_input(values: Mapping[str, float], names: Sequence[str]) -> np.ndarray:
+def model_input(values: Mapping[str, float], names: Sequence[str]) -> list[float]:
     """The model's input row: the named features in order, rates and sizes as log10(1 + x)."""
-    return np.array([math.log10(1.0 + max(values[n], 0.0)) if n in LOG_FEATURES else values[n]
-                     for n in names], dtype=np.float64)
+    return [math.log10(1.0 + max(float(values[n]), 0.0)) if n in LOG_FEATURES else float(values[n])
+            for n in names]
+
+
+# ----------------------------------------------------------------------------------- arithmetic
+
+_SPLIT = 134217729.0  #: 2**27 + 1: Veltkamp's constant, splits a double into two 26-bit halves
+_SAFE = 2.0 ** 900    #: magnitudes in (1/_SAFE, _SAFE) split and multiply without over/underflow
+
+
+def _fma(a: float, b: float, c: float) -> float:
+    """a * b + c rounded once (IEEE fused multiply-add; math.fma arrives only in Python 3.13).
+
+    The product is split exactly into p + e (Dekker's two-product) and ``math.fsum``, which rounds
+    correctly, adds c, p and e. Magnitudes where the split could over- or underflow take an exact
+    rational route instead."""
+    p = a * b
+    if 1.0 / _SAFE < abs(p) < _SAFE and abs(a) < _SAFE and abs(b) < _SAFE and abs(c) < _SAFE:
+        t = _SPLIT * a
+        ah = t - (t - a)
+        al = a - ah
+        t = _SPLIT * b
+        bh = t - (t - b)
+        bl = b - bh
+        return math.fsum((c, p, ((ah * bh - p) + ah * bl + al * bh) + al * bl))
+    if p == 0.0 or not (math.isfinite(a) and math.isfinite(b) and math.isfinite(c)):
+        return c + p  # an exact zero product (the sign of a zero sum as IEEE), or inf/nan
+    from fractions import Fraction  # rare: only here, not at import (it loads decimal)
+
+    try:
+        return float(Fraction(a) * Fraction(b) + Fraction(c))
+    except OverflowError:
+        return c + p
+
+
+def _weights(coef: Sequence[float]) -> tuple[tuple[float, float, float], ...]:
+    """Each weight with its Veltkamp halves (w, high, low), split once for :func:`_dot`."""
+    out = []
+    for w in coef:
+        t = _SPLIT * w
+        high = t - (t - w)
+        out.append((w, high, w - high))
+    return tuple(out)
+
+
+def _dot(weights: Sequence[tuple[float, float, float]], row: Sequence[float]) -> float:
+    """Σ w[i] * row[i] in input order, one rounding per step: :func:`_fma` inlined, with the
+    weights split beforehand (``_weights``); a value out of the safe range takes ``_fma`` itself."""
+    total = 0.0
+    fsum, split, safe, tiny = math.fsum, _SPLIT, _SAFE, 1.0 / _SAFE
+    for (w, wh, wl), x in zip(weights, row, strict=True):
+        x = float(x)
+        p = w * x
+        if tiny < abs(p) < safe and abs(w) < safe and abs(x) < safe and abs(total) < safe:
+            t = split * x
+            xh = t - (t - x)
+            xl = x - xh
+            total = fsum((total, p, ((wh * xh - p) + wh * xl + wl * xh) + wl * xl))
+        else:
+            total = _fma(w, x, total)
+    return total
 
 
 # ----------------------------------------------------------------------------------- the model
 
 
+def _float_tuple(values: Iterable[Any]) -> tuple[float, ...]:
+    return tuple(float(v) for v in values)
+
+
+def _int_tuple(values: Iterable[Any]) -> tuple[int, ...]:
+    return tuple(int(v) for v in values)
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class TreeModel:
-    """One fitted tree as plain arrays (scikit-learn's ``tree_`` layout).
+    """One fitted tree as plain arrays (scikit-learn's ``tree_`` layout), stored as tuples (numpy
+    arrays or lists are accepted and converted).
 
     ``value`` is the probability of mining at each node for a decision tree, or the additive
     raw score at each leaf for a gradient-boosting stage.
     """
 
-    children_left: np.ndarray   #: int, -1 at leaves
-    children_right: np.ndarray  #: int, -1 at leaves
-    feature: np.ndarray         #: int, -1 at leaves
-    threshold: np.ndarray       #: float64; go left when float32(x) <= threshold
-    value: np.ndarray           #: float64, one number per node
+    children_left: Sequence[int]   #: -1 at leaves
+    children_right: Sequence[int]  #: -1 at leaves
+    feature: Sequence[int]         #: -1 at leaves
+    threshold: Sequence[float]     #: go left when float32(x) <= threshold (a float64)
+    value: Sequence[float]         #: one number per node
 
-    def leaf(self, x32: np.ndarray) -> int:
+    def __post_init__(self) -> None:
+        for name in ("children_left", "children_right", "feature"):
+            object.__setattr__(self, name, _int_tuple(getattr(self, name)))
+        for name in ("threshold", "value"):
+            object.__setattr__(self, name, _float_tuple(getattr(self, name)))
+
+    def leaf(self, x32: Sequence[float]) -> int:
+        """The leaf a row reaches; ``x32`` holds the row's values rounded to float32."""
         node = 0
         left, right, feature, threshold = self.children_left, self.children_right, self.feature, self.threshold
         while left[node] != -1:
-            node = int(left[node] if float(x32[feature[node]]) <= threshold[node] else right[node])
+            node = left[node] if x32[feature[node]] <= threshold[node] else right[node]
         return node
 
 
 @dataclass(frozen=True, slots=True, eq=False)
 class FlowShapeModel:
-    """A trained flow-shape model that predicts with numpy only."""
+    """A trained flow-shape model that predicts in pure Python (no numpy; see the module docstring).
+
+    ``reference`` and ``coef`` may be given as numpy arrays or lists; they are stored as tuples."""
 
     kind: str                       #: one of KINDS
     feature_names: tuple[str, ...]  #: the features it uses, in input order (a subset of FEATURES)
-    reference: np.ndarray           #: training mean of each input (for explanations)
-    coef: np.ndarray | None         #: logistic regression: one weight per input (input units)
+    reference: Sequence[float]      #: training mean of each input (for explanations)
+    coef: Sequence[float] | None    #: logistic regression: one weight per input (input units)
     intercept: float                #: logistic regression intercept, or gradient boosting's start
     learning_rate: float            #: gradient boosting
     trees: tuple[TreeModel, ...]    #: one (decision tree) or the boosting stages
     training: Mapping[str, Any]     #: metadata: data, selection, figures
+    _weights: tuple[tuple[float, float, float], ...] = field(init=False, repr=False, default=())
 
-    def log_odds(self, row: np.ndarray) -> float:
-        """Log-odds of mining for one model-input row."""
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "feature_names", tuple(self.feature_names))
+        object.__setattr__(self, "reference", _float_tuple(self.reference))
+        if self.coef is not None:
+            object.__setattr__(self, "coef", _float_tuple(self.coef))
+            object.__setattr__(self, "_weights", _weights(self.coef))
+        object.__setattr__(self, "trees", tuple(self.trees))
+
+    def log_odds(self, row: Sequence[float]) -> float:
+        """Log-odds of mining for one model-input row (a sequence of floats, e.g. ``row()``)."""
         if self.kind == "logistic_regression":
             assert self.coef is not None
-            return float(self.coef @ row + self.intercept)
-        x32 = row.astype(np.float32)
+            return _dot(self._weights, row) + self.intercept
+        x32 = array("f", row)  # each value rounded to float32, as numpy's astype(float32) and sklearn
         if self.kind == "decision_tree":
-            p = float(self.trees[0].value[self.trees[0].leaf(x32)])
+            p = self.trees[0].value[self.trees[0].leaf(x32)]
             p = min(max(p, LOGIT_CLIP), 1.0 - LOGIT_CLIP)
             return math.log(p / (1.0 - p))
-        return self.intercept + self.learning_rate * sum(float(t.value[t.leaf(x32)]) for t in self.trees)
+        return self.intercept + self.learning_rate * sum(t.value[t.leaf(x32)] for t in self.trees)
 
-    def row(self, summary: FlowSummary) -> np.ndarray:
+    def row(self, summary: FlowSummary) -> list[float]:
+        """The model-input row of one flow."""
         return model_input(features(summary), self.feature_names)
 
     def predict_one(self, summary: FlowSummary) -> float:
@@ -297,7 +390,7 @@ def explain(summary: FlowSummary, model: FlowShapeModel | None = None,
     base = model.log_odds(row)
     out = []
     for i, name in enumerate(model.feature_names):
-        moved = row.copy()
+        moved = list(row)
         moved[i] = model.reference[i]
         contribution = base - model.log_odds(moved)
         if contribution != 0.0:
@@ -313,11 +406,11 @@ def model_to_json(model: FlowShapeModel) -> dict[str, Any]:
     """The model as a JSON-ready document."""
     doc: dict[str, Any] = {
         "format": MODEL_FORMAT, "format_version": MODEL_FORMAT_VERSION, "feature_version": FEATURE_VERSION,
-        "kind": model.kind, "feature_names": list(model.feature_names), "reference": model.reference.tolist(),
+        "kind": model.kind, "feature_names": list(model.feature_names), "reference": list(model.reference),
     }
     if model.kind == "logistic_regression":
         assert model.coef is not None
-        doc["logistic_regression"] = {"coef": model.coef.tolist(), "intercept": model.intercept}
+        doc["logistic_regression"] = {"coef": list(model.coef), "intercept": model.intercept}
     elif model.kind == "decision_tree":
         doc["decision_tree"] = _tree_doc(model.trees[0])
     else:
@@ -328,8 +421,8 @@ def model_to_json(model: FlowShapeModel) -> dict[str, Any]:
 
 
 def _tree_doc(t: TreeModel) -> dict[str, list[Any]]:
-    return {"children_left": t.children_left.tolist(), "children_right": t.children_right.tolist(),
-            "feature": t.feature.tolist(), "threshold": t.threshold.tolist(), "value": t.value.tolist()}
+    return {"children_left": list(t.children_left), "children_right": list(t.children_right),
+            "feature": list(t.feature), "threshold": list(t.threshold), "value": list(t.value)}
 
 
 def dump_model(model: FlowShapeModel) -> str:
@@ -380,19 +473,19 @@ def model_from_json(doc: object, source: str = "model") -> FlowShapeModel:
             or not all(isinstance(n, str) and n in FEATURES for n in names) or len(set(names)) != len(names)):
         raise fail("'feature_names' must list distinct names of detector.flowshape.FEATURES")
     n = len(names)
-    reference = _matrix(doc.get("reference"), (n,), "reference", fail, MAX_COEFFICIENT)
+    reference = _numbers(doc.get("reference"), (n,), "reference", fail, MAX_COEFFICIENT)
     training = doc.get("training")
     if not isinstance(training, dict):
         raise fail("'training' must be an object")
     params = doc.get(kind)
     if not isinstance(params, dict):
         raise fail(f"'{kind}' must be an object")
-    coef: np.ndarray | None = None
+    coef: list[float] | None = None
     intercept, rate = 0.0, 1.0
     trees: tuple[TreeModel, ...] = ()
     if kind == "logistic_regression":
         _only(params, {"coef", "intercept"}, kind, fail)
-        coef = _matrix(params.get("coef"), (n,), f"{kind}.coef", fail, MAX_COEFFICIENT)
+        coef = _numbers(params.get("coef"), (n,), f"{kind}.coef", fail, MAX_COEFFICIENT)
         intercept = _number(params.get("intercept"), f"{kind}.intercept", fail, MAX_COEFFICIENT)
     elif kind == "decision_tree":
         trees = (_tree(params, n, kind, fail, probabilities=True),)
@@ -415,7 +508,7 @@ def _only(params: Mapping[str, Any], keys: set[str], where: str, fail: Any) -> N
 
 
 def _number(value: object, where: str, fail: Any, bound: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or abs(value) > bound:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or abs(value) > bound or not math.isfinite(value):
         raise fail(f"'{where}' must be a finite number within +-{bound:g}")
     return float(value)
 
@@ -433,11 +526,11 @@ def _tree(params: object, n_features: int, where: str, fail: Any, probabilities:
     left = _ints(left_raw, n, f"{where}.children_left", fail)
     right = _ints(params.get("children_right"), n, f"{where}.children_right", fail)
     feature = _ints(params.get("feature"), n, f"{where}.feature", fail)
-    threshold = _matrix(params.get("threshold"), (n,), f"{where}.threshold", fail, 1e12)
-    value = _matrix(params.get("value"), (n,), f"{where}.value", fail, MAX_TREE_VALUE)
-    if probabilities and (np.any(value < 0.0) or np.any(value > 1.0)):
+    threshold = _numbers(params.get("threshold"), (n,), f"{where}.threshold", fail, 1e12)
+    value = _numbers(params.get("value"), (n,), f"{where}.value", fail, MAX_TREE_VALUE)
+    if probabilities and not all(0.0 <= v <= 1.0 for v in value):
         raise fail(f"'{where}.value' must hold probabilities 0..1")
-    reached = np.zeros(n, dtype=bool)
+    reached = [False] * n
     reached[0] = True
     for i in range(n):
         is_leaf = left[i] == -1
@@ -453,16 +546,16 @@ def _tree(params: object, n_features: int, where: str, fail: Any, probabilities:
             if reached[left[i]] or reached[right[i]]:
                 raise fail(f"{where} node {i}: a node is reached twice")
             reached[left[i]] = reached[right[i]] = True
-    if not reached.all():
+    if not all(reached):
         raise fail(f"{where} has unreachable nodes")
     return TreeModel(left, right, feature, threshold, value)
 
 
-def _ints(value: object, n: int, where: str, fail: Any) -> np.ndarray:
+def _ints(value: object, n: int, where: str, fail: Any) -> list[int]:
     if not isinstance(value, list) or len(value) != n or not all(
             isinstance(v, int) and not isinstance(v, bool) and -1 <= v <= MAX_TREE_NODES for v in value):
         raise fail(f"'{where}' must be {n} integers from -1 to {MAX_TREE_NODES}")
-    return np.array(value, dtype=np.int64)
+    return list(value)
 
 
 # ----------------------------------------------------------------------------------- rules

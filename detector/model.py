@@ -21,7 +21,8 @@ Features (``FEATURE_NAMES``, version ``FEATURE_VERSION``), all bounded:
 Saved models are JSON (never pickle): coefficients or tree arrays, feature names, classes and
 training metadata with the cross-validation figures. :func:`load_model` validates everything
 (types, shapes, finite numbers, sizes, feature names of this version) and raises a one-line
-:class:`~detector.errors.RegistryError` otherwise. Prediction uses numpy only.
+:class:`~detector.errors.RegistryError` otherwise. Prediction uses numpy only, imported when a
+model is loaded or trained (not with this module: a scan without ``--model`` never loads numpy).
 
 Public API:
     host_vector(h, signals) -> tuple[float, ...]; feature_vector(h, rules=None) -> tuple[float, ...]
@@ -47,9 +48,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from detector.errors import InputError, RegistryError, UnreadableInputError
 from detector.verdict import (
@@ -63,6 +62,9 @@ from detector.verdict import (
     evaluate_signals,
     load_verdict_rules,
 )
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = [
     "CLASSES",
@@ -101,7 +103,7 @@ _LOG_CAP = 12.0
 _FEATURE_MAX = {name: (_LOG_CAP if name in _LOG_FEATURES else 1.0) for name in FEATURE_NAMES}
 
 #: One feature vector: a sequence of floats or a 1-D numpy array (FEATURE_NAMES order).
-Vector = Sequence[float] | np.ndarray
+Vector: TypeAlias = "Sequence[float] | np.ndarray"
 
 MAX_MODEL_BYTES = 2 * 1024 * 1024
 MAX_TREE_NODES = 8191
@@ -163,6 +165,8 @@ class TreeArrays:
 
     def proba(self, node: int) -> np.ndarray:
         """Class probabilities at one node (its value row normalised)."""
+        import numpy as np
+
         row = self.value[node]
         return np.asarray(row / row.sum(), dtype=np.float64)
 
@@ -190,10 +194,14 @@ class VerdictModel:
 
     def predict_proba_many(self, rows: np.ndarray) -> np.ndarray:
         """Probabilities for each row of a 2-D array."""
+        import numpy as np
+
         return np.array([self.predict_proba(r) for r in np.asarray(rows, dtype=np.float64)])
 
     def predict(self, x: Vector) -> str:
         probs = self.predict_proba(x)
+        import numpy as np
+
         return self.classes[int(np.argmax(probs))]
 
     @property
@@ -203,6 +211,8 @@ class VerdictModel:
         return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
     def _row(self, x: Vector) -> np.ndarray:
+        import numpy as np
+
         row = np.asarray(x, dtype=np.float64)
         if row.shape != (len(self.feature_names),) or not np.all(np.isfinite(row)):
             raise InputError(f"feature vector must hold {len(self.feature_names)} finite numbers")
@@ -210,6 +220,8 @@ class VerdictModel:
 
     def _path(self, row: np.ndarray) -> list[int]:
         assert self.tree is not None
+        import numpy as np
+
         t, node, path = self.tree, 0, [0]
         x32 = row.astype(np.float32)
         while t.children_left[node] != -1:
@@ -223,6 +235,8 @@ class VerdictModel:
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:
+    import numpy as np
+
     e = np.exp(z - np.max(z))
     return np.asarray(e / e.sum(), dtype=np.float64)
 
@@ -235,6 +249,8 @@ def explain(model: VerdictModel, features: Vector | HostFeatures,
     the leaf, each split adds the change in that class's probability to its feature (Saabas).
     Features that contribute nothing are left out.
     """
+    import numpy as np
+
     x = feature_vector(features, rules) if isinstance(features, HostFeatures) else features
     row = model._row(x)
     probs = model.predict_proba(row)
@@ -273,6 +289,8 @@ def read_labeled_csv(path: Path | str) -> LabeledSet:
 
     Other columns (``id``, ``archetype``, notes) are ignored and listed. Errors name file:line.
     """
+    import numpy as np
+
     p = Path(path)
     data = _read_bytes(p, MAX_CSV_BYTES, "labeled set")
     try:
@@ -346,6 +364,8 @@ def _short(text: str, limit: int = 40) -> str:
 
 def rules_predictions(x: np.ndarray, rules: VerdictRules) -> list[str]:
     """What the rules alone say for each feature row (scores from the sig_* values)."""
+    import numpy as np
+
     comp = np.array([rules.signals[n].weight for n in COMPROMISE_SIGNALS])
     deli = np.array([rules.signals[n].weight for n in DELIBERATE_SIGNALS])
     i0 = FEATURE_NAMES.index(f"sig_{COMPROMISE_SIGNALS[0]}")
@@ -418,6 +438,7 @@ def train(data: LabeledSet, *, folds: int = 5, seed: int = 0, kind: str = "auto"
     ``kind``: "auto" (logistic regression and decision trees compete), "logistic" or "tree".
     Raises InputError when the data cannot support ``folds``-fold CV.
     """
+    import numpy as np
     import sklearn
     from sklearn.metrics import classification_report
     from sklearn.model_selection import StratifiedKFold, cross_val_predict, cross_val_score
@@ -496,6 +517,8 @@ def _iso(now: float | None) -> str:
 
 
 def _from_estimator(est: Any, kind: str, training: dict[str, Any]) -> VerdictModel:
+    import numpy as np
+
     classes = tuple(str(c) for c in est.classes_)
     if classes != CLASSES:
         raise InputError(f"model classes {classes} differ from {CLASSES}")
@@ -645,12 +668,20 @@ def _only(params: Mapping[str, Any], keys: set[str], where: str, fail: Any) -> N
 
 
 def _matrix(value: object, shape: tuple[int, ...], where: str, fail: Any, bound: float) -> np.ndarray:
-    """A nested list of numbers of exactly ``shape``, finite and within +-bound."""
+    """A nested list of numbers of exactly ``shape``, finite and within +-bound, as a float64 array."""
+    import numpy as np
+
+    return np.array(_numbers(value, shape, where, fail, bound), dtype=np.float64).reshape(shape)
+
+
+def _numbers(value: object, shape: tuple[int, ...], where: str, fail: Any, bound: float) -> Any:
+    """A nested list of numbers of exactly ``shape``, finite and within +-bound, as nested lists
+    of floats (without numpy; shared with detector.flowshape); ``fail(message)`` makes the error."""
     def check(v: object, dims: tuple[int, ...]) -> None:
         if not dims:
             if isinstance(v, bool) or not isinstance(v, (int, float)):
                 raise fail(f"'{where}' must contain only numbers")
-            if not math.isfinite(v) or abs(v) > bound:
+            if abs(v) > bound or not math.isfinite(v):  # bound first: a huge JSON integer is no float
                 raise fail(f"'{where}' holds a value outside +-{bound:g}")
             return
         if not isinstance(v, list) or len(v) != dims[0]:
@@ -659,10 +690,17 @@ def _matrix(value: object, shape: tuple[int, ...], where: str, fail: Any, bound:
             check(item, dims[1:])
 
     check(value, shape)
-    return np.array(value, dtype=np.float64).reshape(shape)
+    return _floats(value)
+
+
+def _floats(value: Any) -> Any:
+    """A checked nested list with every number as a float (as numpy's float64 conversion does)."""
+    return [_floats(v) for v in value] if isinstance(value, list) else float(value)
 
 
 def _tree(params: Mapping[str, Any], n_f: int, n_c: int, fail: Any) -> TreeArrays:
+    import numpy as np
+
     keys = {"children_left", "children_right", "feature", "threshold", "value"}
     _only(params, keys, "decision_tree", fail)
     left_raw = params.get("children_left")
@@ -697,6 +735,8 @@ def _tree(params: Mapping[str, Any], n_f: int, n_c: int, fail: Any) -> TreeArray
 
 
 def _ints(value: object, n: int, where: str, fail: Any) -> np.ndarray:
+    import numpy as np
+
     if not isinstance(value, list) or len(value) != n or not all(
             isinstance(v, int) and not isinstance(v, bool) and -1 <= v <= MAX_TREE_NODES for v in value):
         raise fail(f"'decision_tree.{where}' must be {n} integers from -1 to {MAX_TREE_NODES}")

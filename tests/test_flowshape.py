@@ -7,8 +7,10 @@ import importlib.util
 import json
 import math
 import pickle
+import random
 import sys
 from dataclasses import replace
+from fractions import Fraction
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -24,8 +26,12 @@ from detector.errors import RegistryError, UnreadableInputError
 from detector.flows import FlowTable
 from detector.flowshape import (
     FEATURES,
+    MODEL_FORMAT,
     FlowShapeModel,
     FlowShapeRules,
+    _dot,
+    _fma,
+    _weights,
     clear_flowshape_cache,
     client_side,
     dump_model,
@@ -35,6 +41,7 @@ from detector.flowshape import (
     load_flowshape_model,
     load_flowshape_rules,
     model_from_json,
+    model_input,
     model_to_json,
     summaries_by_tuple,
     supporting_evidence,
@@ -200,6 +207,128 @@ def test_predict_matches_predict_one(model: FlowShapeModel) -> None:
     assert model.predict(flows) == [model.predict_one(f) for f in flows]
 
 
+# ----------------------------------------------------------------------------------- arithmetic
+# Scoring is pure Python and must reproduce the numpy arithmetic bit for bit (module docstring).
+
+
+def _exact_fma(a: float, b: float, c: float) -> float:
+    return float(Fraction(a) * Fraction(b) + Fraction(c))
+
+
+@pytest.mark.parametrize("a,b,c,want", [
+    (1.0 + 2.0 ** -30, 1.0 - 2.0 ** -30, -1.0, -(2.0 ** -60)),  # a*b rounds to 1.0: unfused gives 0.0
+    (0.1, 10.0, -1.0, 2.0 ** -54),                                # 0.1 is 0.1000000000000000055511...
+    (1.0 / 3.0, 3.0, -1.0, -(2.0 ** -54)),
+    (2.0 ** 950, 2.0 ** 60, -1.0, 2.0 ** 1010),                   # beyond the split's range: exact route
+    (1e308, 2.0, -1e308, 1e308),                                  # the product alone overflows
+    (1e308, 10.0, -1e308, math.inf),                              # the result overflows
+    (2.0 ** -1000 * (1 + 2.0 ** -52), 2.0 ** -60, 2.0 ** -1070, 2.0 ** -1060 + 2.0 ** -1070),  # subnormal
+    (math.inf, 2.0, 1.0, math.inf),
+])
+def test_fma_rounds_once(a: float, b: float, c: float, want: float) -> None:
+    assert _fma(a, b, c) == want
+    assert _fma(b, a, c) == want
+
+
+@pytest.mark.parametrize("a,b,c,want", [(-0.0, 5.0, 0.0, 0.0), (0.0, -5.0, -0.0, -0.0), (0.0, 5.0, -0.0, 0.0),
+                                        (3.0, -0.0, -0.0, -0.0)])
+def test_fma_signed_zeros_as_ieee(a: float, b: float, c: float, want: float) -> None:
+    got = _fma(a, b, c)
+    assert got == 0.0 and math.copysign(1.0, got) == math.copysign(1.0, want)
+
+
+def test_fma_equals_exact_rounding_on_random_triples() -> None:
+    rng = random.Random(11)
+    for i in range(20_000):
+        if i % 3 == 0:  # cancellation: c close to -a*b, where the product's rounding error is all that is left
+            a, b = rng.uniform(-10, 10), rng.uniform(-5, 5)
+            c = -(a * b) * (1 + rng.choice([0.0, 2.0 ** -52, -(2.0 ** -53)]))
+        elif i % 3 == 1:  # short mantissas: exact ties between two doubles
+            a = float(rng.getrandbits(27) | 1) * 2.0 ** rng.randint(-40, 0)
+            b = float(rng.getrandbits(27) | 1) * 2.0 ** rng.randint(-40, 0)
+            c = float(rng.getrandbits(53)) * 2.0 ** rng.randint(-60, 10)
+        else:  # any magnitude
+            a = rng.uniform(-1, 1) * 2.0 ** rng.randint(-1070, 500)
+            b = rng.uniform(-1, 1) * 2.0 ** rng.randint(-500, 500)
+            c = rng.uniform(-1, 1) * 2.0 ** rng.randint(-1074, 1000)
+        assert _fma(a, b, c) == _exact_fma(a, b, c), (a, b, c)
+
+
+@pytest.mark.parametrize("n", [1, 2, 11, 18])
+def test_dot_accumulates_in_order_rounding_once_per_step(n: int) -> None:
+    rng = random.Random(n)
+    for _ in range(500):
+        coef = [rng.uniform(-8, 8) for _ in range(n)]
+        row = [rng.choice([0.0, 0.5, 1.0, rng.uniform(0, 1), rng.uniform(0, 5)]) for _ in range(n)]
+        want = 0.0
+        for w, x in zip(coef, row):
+            want = _exact_fma(w, x, want)
+        assert _dot(_weights(coef), row) == want
+    with pytest.raises(ValueError):
+        _dot(_weights([1.0, 2.0]), [1.0])
+
+
+def _numpy_ddot_is_fused() -> bool:
+    """numpy's float64 dot below 16 inputs is OpenBLAS's sequential loop, which compilers fuse
+    into multiply-adds on FMA hardware; a reference made elsewhere may not be."""
+    return float(np.array([1.0, 1.0 + 2.0 ** -30]) @ np.array([-1.0, 1.0 - 2.0 ** -30])) == -(2.0 ** -60)
+
+
+def _varied_flows(n: int) -> list[FlowSummary]:
+    rng = random.Random(5)
+    out = []
+    for _ in range(n):
+        pp = (rng.randint(1, 5000), rng.randint(1, 5000))
+        sizes = (rng.uniform(20, 1400), rng.uniform(20, 1400))
+        gaps = (rng.uniform(0.01, 60), rng.uniform(0.01, 60))
+        out.append(replace(
+            FLOW, last_ts=FLOW.first_ts + rng.uniform(1, 86400), packets=(pp[0] * 2, pp[1] * 2),
+            payload_packets=pp, payload_bytes=tuple(int(n * s) for n, s in zip(pp, sizes)),
+            payload_sumsq=tuple(int(n * s * s * rng.uniform(1, 1.5)) for n, s in zip(pp, sizes)),
+            pushes=pp, gap_n=(pp[0] - 1, pp[1] - 1), gap_sum=tuple(g * (n - 1) for g, n in zip(gaps, pp)),
+            gap_sumsq=tuple(g * g * (n - 1) * rng.uniform(0.5, 3) for g, n in zip(gaps, pp)),
+            first_payloads=tuple((rng.randint(0, 1), rng.randint(1, 1500)) for _ in range(8))))
+    return out
+
+
+def test_shipped_model_log_odds_equal_numpy(model: FlowShapeModel, encrypted: FlowTable) -> None:
+    if not _numpy_ddot_is_fused():
+        pytest.skip("numpy's dot product is not fused on this machine: the reference figures came from one that is")
+    coef = np.array(model.coef)
+    flows = [*encrypted.summaries, *_varied_flows(3000)]
+    differ_unfused = 0
+    for f in flows:
+        row = model.row(f)
+        assert row == model_input(features(f), model.feature_names)
+        assert model.log_odds(row) == float(coef @ np.array(row) + model.intercept)
+        differ_unfused += sum((w * x for w, x in zip(model.coef, row)), 0.0) + model.intercept != model.log_odds(row)
+    assert differ_unfused > 100  # so a plain Python sum would not pass this test
+
+
+def test_tree_compares_the_input_rounded_to_float32() -> None:
+    tree = {"children_left": [1, -1, -1], "children_right": [2, -1, -1], "feature": [0, -1, -1],
+            "threshold": [0.1, 0.0, 0.0], "value": [0.5, 0.1, 0.9]}
+    m = model_from_json({"format": MODEL_FORMAT, "format_version": 1, "feature_version": 1, "kind": "decision_tree",
+                         "feature_names": ["bytes_ratio"], "reference": [0.0], "training": {}, "decision_tree": tree})
+    right, left = math.log(0.9 / 0.1), math.log(0.1 / 0.9)
+    assert m.log_odds([0.1]) == right  # float32(0.1) = 0.10000000149... > 0.1
+    assert m.log_odds([float(np.float32(0.1))]) == right
+    assert m.log_odds([float(np.nextafter(np.float32(0.1), np.float32(0.0)))]) == left
+    assert m.log_odds([0.0999999999]) == right  # rounds up to float32(0.1) as well
+    assert m.log_odds([0.099999]) == left
+    assert m.log_odds(np.array([0.1])) == right  # a numpy row gives the same answer
+
+
+def test_model_from_numpy_arrays_is_stored_as_tuples(model: FlowShapeModel) -> None:
+    assert model.coef is not None
+    again = FlowShapeModel(model.kind, model.feature_names, np.array(model.reference), np.array(model.coef),
+                           model.intercept, 1.0, (), model.training)
+    assert isinstance(again.coef, tuple) and isinstance(again.reference, tuple)
+    assert all(type(v) is float for v in (*again.coef, *again.reference))
+    assert dump_model(again) == dump_model(model) == MODEL.read_text()
+    assert again.predict_one(FLOW) == model.predict_one(FLOW)
+
+
 @pytest.mark.parametrize("kind", ["logistic_regression", "decision_tree", "gradient_boosting"])
 def test_json_round_trip_predicts_like_sklearn(kind: str, script: ModuleType) -> None:
     rng = np.random.default_rng(7)
@@ -241,6 +370,10 @@ TAMPERED = [
     ("short coef", ("logistic_regression", "coef"), [1.0, 2.0], "'logistic_regression.coef' must have shape [11]"),
     ("string coef", ("logistic_regression", "coef", 3), "1.0", "must contain only numbers"),
     ("huge coef", ("logistic_regression", "coef", 0), 1e300, "outside +-1e+06"),
+    ("huge integer coef", ("logistic_regression", "coef", 0), 10 ** 400, "outside +-1e+06"),
+    ("huge integer reference", ("reference", 0), -(10 ** 400), "'reference' holds a value outside"),
+    ("huge integer intercept", ("logistic_regression", "intercept"), 10 ** 400,
+     "'logistic_regression.intercept' must be a finite number"),
     ("bool intercept", ("logistic_regression", "intercept"), True, "'logistic_regression.intercept' must be a finite number"),
     ("missing intercept", ("logistic_regression", "intercept"), KeyError, "must have exactly the keys coef, intercept"),
     ("reference", ("reference",), [0.0], "'reference' must have shape [11]"),
@@ -269,6 +402,7 @@ BAD_TREES = [
     ("unreachable", {"children_left": [-1, -1, -1], "children_right": [-1, -1, -1]}, "unreachable nodes"),
     ("lengths", {"feature": [0, -1]}, "must be 3 integers"),
     ("too many nodes", {"children_left": [-1] * 9000}, "must list 1..8191 nodes"),
+    ("huge integer threshold", {"threshold": [10 ** 400, 0.0, 0.0]}, "holds a value outside"),
 ]
 
 

@@ -373,6 +373,7 @@ TREE_EDITS: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     ("zero-value", _tree_edit("value", 0, [0.0, 0.0, 0.0]), "positive sum"),
     ("value-shape", _tree_edit("value", 0, [1.0, 1.0]), r"shape"),
     ("string-threshold", _tree_edit("threshold", 0, "NaN"), "only numbers"),
+    ("huge-integer-threshold", _tree_edit("threshold", 0, 10 ** 400), "holds a value outside"),
     ("huge-tree", lambda d: d["decision_tree"].update({k: [0] * 9000 for k in d["decision_tree"]}), "1..8191 nodes"),
     ("missing-array", lambda d: d["decision_tree"].pop("feature"), "exactly the keys"),
 ]
@@ -402,6 +403,7 @@ RAW_FILES: list[tuple[str, Callable[[TrainResult], bytes], str]] = [
     ("nan-literal", lambda t: _text_edit(t, '"intercept": [', '"intercept": [NaN, '), "NaN is not allowed"),
     ("infinity-literal", lambda t: _text_edit(t, '"intercept": [', '"intercept": [-Infinity, '), "Infinity is not allowed"),
     ("overflow-number", lambda t: _overflowing_intercept(t), "outside"),
+    ("huge-integer", lambda t: _overflowing_intercept(t).replace(b"1e999", b"1" + b"0" * 400), "outside"),
     ("duplicate-key", lambda t: _text_edit(t, '{"format"', '{"kind": "decision_tree", "format"'), "duplicate key"),
     ("top-level-list", lambda t: b"[1, 2, 3]", "expected a JSON object"),
     ("deep-nesting", lambda t: b"[" * 200_000 + b"]" * 200_000, "not a JSON model"),

@@ -14,6 +14,10 @@ Design: flattened intervals, one table per address family.
     answers a numpy batch of addresses with a single ``searchsorted``. Updates need a rebuild,
     which suits registries and ASN tables loaded once at start-up.
 
+    numpy is imported when the first table is built (``PrefixMap.build``), not with this module:
+    the address parsers below are pure Python, and a scan without a registry or an ASN database
+    never loads numpy.
+
     IPv4 interval starts are ``uint32``; IPv6 starts are 16-byte big-endian strings (numpy ``S16``),
     whose byte-wise ordering is numeric ordering, so the same sort/search code serves both.
 
@@ -44,10 +48,11 @@ from __future__ import annotations
 import bisect
 import socket
 from collections.abc import Iterable, Sequence
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
-import numpy as np
-import numpy.typing as npt
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
 __all__ = ["HostBitsError", "PrefixMap", "format_cidr", "parse_cidr", "parse_ip"]
 
@@ -57,9 +62,10 @@ _AF_INET = socket.AF_INET
 _AF_INET6 = socket.AF_INET6
 _inet_pton = socket.inet_pton
 _MAPPED_PREFIX = b"\x00" * 10 + b"\xff\xff"
-_V6_DTYPE = np.dtype("S16")
-_V4_DTYPE = np.dtype(np.uint32)
-_BE_U32 = np.dtype(">u4")
+# numpy dtypes by name (numpy is imported lazily, see the module docstring)
+_V6_DTYPE = "S16"  # IPv6 interval starts: 16-byte big-endian strings
+_V4_DTYPE = "uint32"  # IPv4 interval starts
+_BE_U32 = ">u4"  # packed IPv4 addresses as they come from inet_pton
 _SHOW = 60  # characters of a bad input quoted in an error message
 _SORT_BATCH = 4096  # from this many IPv4 queries on, sort them first (see index_ipv4)
 
@@ -137,6 +143,8 @@ def format_cidr(version: int, net: int, plen: int) -> str:
 
 def _keep_last(starts: np.ndarray, plens: np.ndarray) -> np.ndarray:
     """Indices of the last occurrence of each (start, prefix length), sorted by start."""
+    import numpy as np
+
     n = len(starts)
     order = np.lexsort((np.arange(n), plens, starts))
     s, p = starts[order], plens[order]
@@ -152,6 +160,8 @@ def _paint(k: int, lo: np.ndarray, hi: np.ndarray, plens: np.ndarray, owners: np
     is painted in one vectorised step, shortest first, longer ones overwriting: either by direct
     index when the level covers few intervals, or by a difference array and a cumulative sum.
     """
+    import numpy as np
+
     owner = np.full(k, -1, dtype=np.int64)
     for length in np.flatnonzero(np.bincount(plens)):
         sel = plens == length
@@ -176,6 +186,8 @@ def _intervals(
     zero: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Non-overlapping (interval start, owner) arrays for one family; ends[i] is exclusive."""
+    import numpy as np
+
     bounds = np.sort(np.concatenate([zero, starts, ends[~overflow]]))
     distinct = np.ones(len(bounds), dtype=bool)
     distinct[1:] = bounds[1:] != bounds[:-1]
@@ -200,6 +212,8 @@ class PrefixMap(Generic[V]):
         values: list[V], count: int,
     ) -> None:
         """Internal: use ``PrefixMap.build``."""
+        import numpy as np
+
         self._v4_starts, self._v4_owner = v4
         self._v6_starts, self._v6_owner = v6
         # memoryviews give Python ints on scalar access, much faster than numpy scalars
@@ -253,6 +267,8 @@ class PrefixMap(Generic[V]):
     def _build_v4(
         packed: list[bytes], lens: list[int], idx: list[int], texts: list[str],
     ) -> tuple[np.ndarray, np.ndarray, int]:
+        import numpy as np
+
         if not packed:
             return np.zeros(1, _V4_DTYPE), np.full(1, -1, np.int32), 0
         starts = np.frombuffer(b"".join(packed), dtype=_BE_U32).astype(np.uint64)
@@ -280,6 +296,8 @@ class PrefixMap(Generic[V]):
 
     @staticmethod
     def _build_v6(nets: list[int], lens: list[int], idx: list[int]) -> tuple[np.ndarray, np.ndarray, int]:
+        import numpy as np
+
         if not nets:
             return np.zeros(1, _V6_DTYPE), np.full(1, -1, np.int32), 0
         top = 1 << 128
@@ -311,6 +329,8 @@ class PrefixMap(Generic[V]):
 
     def lookup_many(self, ips: Sequence[str]) -> list[V | None]:
         """Values for many addresses (any mix of families), in order."""
+        import numpy as np
+
         try:  # fast path: all IPv4 (inet_pton refuses anything else, then the general loop runs)
             packed4 = b"".join([_inet_pton(_AF_INET, ip) for ip in ips])
         except (OSError, ValueError, TypeError):
@@ -341,8 +361,10 @@ class PrefixMap(Generic[V]):
 
     def index_ipv4(self, ips: npt.ArrayLike) -> np.ndarray:
         """Index into ``values`` (int32, -1 for no match) for an array of IPv4 addresses as ints."""
+        import numpy as np
+
         arr = np.asarray(ips)
-        if arr.dtype != _V4_DTYPE:
+        if arr.dtype != np.uint32:
             if arr.size and (arr.min() < 0 or arr.max() > 0xFFFFFFFF):
                 raise ValueError("IPv4 address integers must be in 0..4294967295")
             arr = arr.astype(_V4_DTYPE)
