@@ -17,10 +17,14 @@
  *   (EV_FRAGMENT, version, ip, ts)   an IP fragment (ip = bytes of the IP packet): Python
  *                                    reassembles it and feeds the result back with observe()
  *   (EV_SUMMARY, fid, FlowSummary)   a flow ended (replaced, idle, swept, or finish()): its summary
+ *   (EV_DNS, ts, receiver, message)  a DNS response (UDP, port 53, QR set; dns_events=True) for
+ *                                    FlowTable.dns_answer: the DNS flow itself stays with the kernel
  *
  * Flow states: NEW (kernel-owned, tracked), IGNORED (nobody looks at its payload), PYTHON (every
- * packet goes to Python: an inspected TCP flow, a UDP flow on port 53, or a flow that replaced a
- * PYTHON flow). A PYTHON flow becomes IGNORED only when Python says so (Kernel.ignore).
+ * packet goes to Python: an inspected TCP flow, a UDP flow on port 53 without dns_events, or a
+ * flow that replaced a PYTHON flow). A PYTHON flow becomes IGNORED when Python says so
+ * (Kernel.ignore) — or a NEW flow at once, when its first hinted segment is a ClientHello that
+ * TlsWatch would settle as an ordinary server's (pool_domains given; see "Settling ordinary TLS").
  *
  * Two halves. The walk (records, link / IP / TCP decoding, the flow table, the selection) touches
  * no Python object: it runs with the GIL released and records its events as plain C structs in a
@@ -62,7 +66,7 @@
  * Python API (see detector/capture/fast.py, which drives it; detector/_fastpath.pyi):
  *   Kernel(hints, unhinted_limit, idle_timeout, sweep_every, max_caplen, max_block, max_tags,
  *          max_ext_headers, addr_cache_size, packet_cls, prelude_cls, name6, seed, hold_acks=False,
- *          summary_cls=None, first_payloads=8)
+ *          summary_cls=None, first_payloads=8, dns_events=False, pool_domains=None)
  *   begin(kind)                       start a file: 0 = pcap, 1 = pcapng
  *   walk(buf, pos, base, final, budget) -> Batch    one walk in this thread (GIL released)
  *   feed(buf, pos, base, final, budget) -> (pos, status, events, need)   walk + list(batch)
@@ -75,7 +79,7 @@
  *                                     the flow table is emptied
  *   file_stats() -> (records, bytes, first_ts, last_ts, linktypes, unsupported, malformed,
  *                    truncated, decoded)
- *   counts() -> (flows_seen, distinct_ips, selected, held)
+ *   counts() -> (flows_seen, distinct_ips, selected, held, tls_settled)
  *   Batch: iterator of event tuples; pos, status, need, decoded, barrier; close()
  *
  * No Python object is created for a packet that is not selected; memory grows with the number of

@@ -1,6 +1,6 @@
 """Type stub of the compiled fast path (source: detector/_fastpath.c; driver: detector/capture/fast.py)."""
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 EV_PACKET: int  #: (EV_PACKET, fid, Packet)
@@ -12,6 +12,8 @@ EV_FRAGMENT: int  #: (EV_FRAGMENT, ip_version, ip_packet_bytes, ts)
 EV_ACKS: int
 #: (EV_SUMMARY, fid, FlowSummary): a flow ended (replaced, idle, swept, or at finish()); only with summary_cls
 EV_SUMMARY: int
+#: (EV_DNS, ts, receiver, message): a DNS response (UDP, port 53, QR set); only with dns_events
+EV_DNS: int
 ST_MORE: int  #: stopped at the budget or after a fragment: walk again from pos
 ST_NEED: int  #: the record at pos is incomplete: walk again with at least `need` bytes from pos
 ST_DONE: int  #: the file has ended (cleanly or at damage, warned)
@@ -50,6 +52,8 @@ class Kernel:
         hold_acks: bool = False,
         summary_cls: type | None = None,
         first_payloads: int = 8,
+        dns_events: bool = False,
+        pool_domains: Sequence[str] | None = None,
     ) -> None: ...
     def begin(self, kind: int) -> None: ...
     def walk(self, buf: Any, pos: int, base: int, final: bool, budget: int) -> Batch: ...
@@ -61,4 +65,4 @@ class Kernel:
     def ignore(self, a: str, ap: int, b: str, bp: int, proto: int, fid: int) -> None: ...
     def finish(self) -> Batch: ...
     def file_stats(self) -> tuple[int, int, float | None, float | None, list[int], list[tuple[int, int, int]], int, int, int]: ...
-    def counts(self) -> tuple[int, int, int, int]: ...
+    def counts(self) -> tuple[int, int, int, int, int]: ...
