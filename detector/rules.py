@@ -187,8 +187,14 @@ class Rules:
 
 def default_rules_dir() -> Path:
     """Where the rules live: env override, source checkout, installed data files."""
+    return Path(_default_dir(os.environ.get(RULES_ENV)))
+
+
+@functools.lru_cache(maxsize=8)
+def _default_dir(env: str | None) -> str:
+    """The resolved rules directory for one value of the environment override (found once: the
+    scan asks for the rules thousands of times, and resolving a path walks the file system)."""
     candidates: list[Path] = []
-    env = os.environ.get(RULES_ENV)
     if env:
         candidates.append(Path(env))
     package = Path(__file__).resolve().parent
@@ -198,15 +204,16 @@ def default_rules_dir() -> Path:
     ]
     for candidate in candidates:
         if (candidate / ALGORITHMS_FILE).is_file():
-            return candidate
+            return str(candidate.resolve())
     tried = ", ".join(str(c) for c in candidates)
     raise RegistryError(f"rules directory not found (looked in {tried}); set {RULES_ENV}")
 
 
 def load_rules(rules_dir: Path | str | None = None) -> Rules:
     """Load and validate ``rules_dir`` (default: :func:`default_rules_dir`); cached."""
-    directory = Path(rules_dir) if rules_dir is not None else default_rules_dir()
-    return _load_cached(str(directory.resolve()))
+    if rules_dir is None:
+        return _load_cached(_default_dir(os.environ.get(RULES_ENV)))
+    return _load_cached(str(Path(rules_dir).resolve()))
 
 
 def clear_rules_cache() -> None:
