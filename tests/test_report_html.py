@@ -640,3 +640,50 @@ def test_real_capture_report(tmp_path):
     page = render_html(doc, "zh")
     check_page(page)
     assert "cn1-zcash.flypool.org" in page and "xmr-stak-cpu/1.3.0-1.5.0" in page
+
+
+# -- compiled-template cache ----------------------------------------------------------------------
+GOLDEN_CAMPUS = Path(__file__).parent / "golden" / "campus.pcapng.json"
+
+def _fresh_environment(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    from detector.output import html as html_mod
+
+    monkeypatch.setenv(html_mod.CACHE_ENV, value)
+    html_mod._environment.cache_clear()
+    monkeypatch.setattr(html_mod, "_environment", html_mod._environment)  # restored (and cleared) after
+
+
+def test_compiled_templates_are_cached_and_reused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from detector.output import html as html_mod
+
+    findings = json.loads((GOLDEN_CAMPUS).read_text())
+    try:
+        _fresh_environment(monkeypatch, str(tmp_path / "cache"))
+        first = html_mod.render_html(findings)
+        files = sorted((tmp_path / "cache" / "jinja2").iterdir())
+        assert len(files) == 2  # report.html.j2 and macros.html.j2
+        stamps = [(f.stat().st_ino, f.stat().st_mtime_ns) for f in files]
+        _fresh_environment(monkeypatch, str(tmp_path / "cache"))
+        assert html_mod.render_html(findings) == first  # rendered from the cached code,
+        assert [(f.stat().st_ino, f.stat().st_mtime_ns) for f in files] == stamps  # not compiled again
+        for f in files:  # a damaged cache file is recompiled, not an error
+            f.write_bytes(b"garbage")
+        _fresh_environment(monkeypatch, str(tmp_path / "cache"))
+        assert html_mod.render_html(findings) == first
+    finally:
+        html_mod._environment.cache_clear()
+
+
+@pytest.mark.parametrize("setting", ["off", "unwritable"])
+def test_template_cache_off_or_unwritable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, setting: str) -> None:
+    from detector.output import html as html_mod
+
+    findings = json.loads((GOLDEN_CAMPUS).read_text())
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    try:
+        _fresh_environment(monkeypatch, "off" if setting == "off" else str(blocker / "cache"))
+        assert html_mod._environment().bytecode_cache is None
+        assert "<html" in html_mod.render_html(findings)
+    finally:
+        html_mod._environment.cache_clear()
