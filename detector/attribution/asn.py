@@ -44,8 +44,6 @@ from pathlib import Path
 from types import MappingProxyType, TracebackType
 from typing import Any
 
-import maxminddb
-
 from detector.attribution.prefix import format_cidr, parse_ip
 from detector.attribution.registry import RULES_DIR, Categories, read_rules_toml, table_lines
 from detector.errors import RegistryError, UnreadableInputError
@@ -67,7 +65,12 @@ _EXTRA_FIELDS = (
     ("as_domain", "as_domain"), ("domain", "as_domain"), ("country_code", "country_code"),
     ("isp", "isp"), ("organization", "organization"), ("connection_type", "connection_type"),
 )
-_CORRUPT = (maxminddb.InvalidDatabaseError, IndexError, KeyError, TypeError, struct.error,
+def _corrupt() -> tuple[type[Exception], ...]:
+    """What a corrupt database makes the reader raise. maxminddb is imported when a database is
+    opened (a scan without --asn-db does not load it; the except clause asks only on an error)."""
+    import maxminddb  # noqa: PLC0415
+
+    return (maxminddb.InvalidDatabaseError, IndexError, KeyError, TypeError, struct.error,
             UnicodeDecodeError, OverflowError)
 
 
@@ -148,6 +151,8 @@ class AsnDatabase:
             raise UnreadableInputError(f"{p}: no such file")
         if p.is_dir():
             raise UnreadableInputError(f"{p}: is a directory, not a MaxMind DB file")
+        import maxminddb  # noqa: PLC0415 - see _corrupt
+
         try:
             reader = maxminddb.open_database(str(p))
         except PermissionError as exc:
@@ -168,7 +173,7 @@ class AsnDatabase:
             return None
         try:
             record, plen = self._reader.get_with_prefix_len(packed_to_str(version, packed))
-        except _CORRUPT as exc:
+        except _corrupt() as exc:
             raise RegistryError(f"{self.path}: corrupt MaxMind DB ({_short(exc)})") from None
         if record is None:
             return None
