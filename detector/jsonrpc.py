@@ -12,7 +12,7 @@ from collections.abc import Hashable
 from typing import Any, NamedTuple
 
 _decoder = json.JSONDecoder()
-_loads = json.loads
+_scan_once = _decoder.scan_once  # the C scanner raw_decode calls: (value, end) from an index
 _KNOWN = frozenset(("method", "id", "params", "result", "error", "jsonrpc"))
 _PLAIN_ID = (str, int, float, bool)
 _NO_EXTRA: dict[str, Any] = {}  # shared by every message without extra members: never mutated
@@ -44,14 +44,17 @@ def parse_message(raw: bytes | str) -> Message | None:
     """Parse one JSON-RPC object; ``None`` for anything that is not one."""
     if isinstance(raw, (bytes, bytearray)):
         if raw[:1] == b"{":
-            # the common case: strict UTF-8, one JSON value; anything this refuses (invalid
-            # UTF-8, whitespace JSON does not allow, trailing bytes) takes the general path below
+            # the common case: strict UTF-8, one JSON value with at most JSON whitespace after
+            # it; anything this refuses (invalid UTF-8, a syntax error, other trailing text)
+            # takes the general path below, which decides as before
             try:
-                obj = _loads(raw.decode())
-            except (ValueError, RecursionError):
+                text = raw.decode()
+                obj, end = _scan_once(text, 0)
+            except (ValueError, RecursionError, StopIteration):
                 pass
             else:
-                return message_from_object(obj) if isinstance(obj, dict) else None
+                if end == len(text) or not text[end:].strip(" \t\r\n"):
+                    return message_from_object(obj) if isinstance(obj, dict) else None
         elif raw.lstrip()[:1] != b"{":
             return None  # not an object: no need to decode it
     try:

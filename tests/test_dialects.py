@@ -171,3 +171,29 @@ def test_xmrig_algorithm_list_does_not_name_the_mined_algorithm_until_the_job_do
     assert s.algo_hint is None
     feed(s, [(False, b'{"jsonrpc":"2.0","method":"job","params":{"blob":"0707","job_id":"1","target":"b88d0600","algo":"rx/0"}}\n')])
     assert s.algo_hint == "rx/0"
+
+
+@pytest.mark.parametrize("raw", [
+    b'{"id":1,"method":"mining.subscribe","params":[]}',
+    b'{"id":1,"method":"mining.subscribe","params":[]}\r',
+    b'{"id":1,"result":true} \t\r',
+    b'{"id":1,"result":true}\x0b',  # whitespace for str.strip, not for JSON
+    b'{"id":1,"result":true}\xe2\x80\xa8',  # U+2028 after the object
+    b'{"id":1,"result":true}{"id":2,"result":true}',
+    b'{"id":1,"result":true} x',
+    b'{"id":1,"method":"login","params":{"login":"w\xff\xfe"}}',  # invalid UTF-8
+    b'{"id":1,"method":"login","params":{"login":"\xed\xa0\x80"}}',  # an encoded lone surrogate
+    b'{"id":1,"method":"login","params":{"login":"\\ud800"}}',  # an escaped lone surrogate
+    b'{"id":NaN,"result":Infinity}',
+    b'{"id":' + b"9" * 5000 + b',"result":1}',
+    b"{" * 100_000,
+    b'{"id":1,"result":' + b"[" * 50_000 + b"]" * 50_000 + b"}",
+    b'{"id":[1,{"a":2}],"method":"x","params":[],"worker":"w"}',
+    b"{}",
+    b"{",
+    b'{"method":5}',
+    b"\xef\xbb\xbf{\"id\":1,\"result\":1}",  # BOM first: not '{'
+])
+def test_byte_lines_decode_as_their_text(raw: bytes) -> None:
+    """The bytes fast path of parse_message decides every line as the general (text) path does."""
+    assert parse_message(raw) == parse_message(raw.decode("utf-8", "replace"))
