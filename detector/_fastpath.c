@@ -2113,12 +2113,9 @@ static PyObject *pair_u64(uint64_t x, uint64_t y) {
     return t;
 }
 
-/* The Prelude of a flow: its state as FlowTable would hold it before the next packet. */
-static PyObject *make_prelude(Kernel *k, const Flow *f) {
-    PyObject *args[16];
-    PyObject *seq[2];
-    for (int d = 0; d < 2; d++)
-        seq[d] = (f->has_seq >> d) & 1 ? PyLong_FromUnsignedLong(f->next_seq[d]) : Py_NewRef(Py_None);
+/* The fields a Prelude and a FlowSummary begin with: a, ap, b, bp, proto, first_ts, last_ts,
+ * packets and bytes per direction (new references in args[0..8]; NULL where one failed). */
+static void flow_head(Kernel *k, const Flow *f, PyObject **args) {
     args[0] = addr_text(k, f->a, f->v6);
     args[1] = PyLong_FromLong(f->ap);
     args[2] = addr_text(k, f->b, f->v6);
@@ -2128,6 +2125,15 @@ static PyObject *make_prelude(Kernel *k, const Flow *f) {
     args[6] = PyFloat_FromDouble(f->last_ts);
     args[7] = pair_u64(f->packets[0], f->packets[1]);
     args[8] = pair_u64(f->bytes[0], f->bytes[1]);
+}
+
+/* The Prelude of a flow: its state as FlowTable would hold it before the next packet. */
+static PyObject *make_prelude(Kernel *k, const Flow *f) {
+    PyObject *args[16];
+    PyObject *seq[2];
+    for (int d = 0; d < 2; d++)
+        seq[d] = (f->has_seq >> d) & 1 ? PyLong_FromUnsignedLong(f->next_seq[d]) : Py_NewRef(Py_None);
+    flow_head(k, f, args);
     args[9] = pair_u64(f->payload[0], f->payload[1]);
     args[10] = (seq[0] && seq[1]) ? PyTuple_Pack(2, seq[0], seq[1]) : NULL;
     args[11] = f->client == 2 ? Py_NewRef(Py_None) : py_bool(f->client);
@@ -2199,15 +2205,7 @@ static PyObject *make_summary(Kernel *k, const Flow *f) {
         else PyTuple_SET_ITEM(first, i, item);
     }
     PyObject *args[19];
-    args[0] = addr_text(k, f->a, f->v6);
-    args[1] = PyLong_FromLong(f->ap);
-    args[2] = addr_text(k, f->b, f->v6);
-    args[3] = PyLong_FromLong(f->bp);
-    args[4] = PyLong_FromLong(f->proto);
-    args[5] = PyFloat_FromDouble(f->first_ts);
-    args[6] = PyFloat_FromDouble(f->last_ts);
-    args[7] = pair_u64(f->packets[0], f->packets[1]);
-    args[8] = pair_u64(f->bytes[0], f->bytes[1]);
+    flow_head(k, f, args);
     args[9] = pair_u64(f->payload_packets[0], f->payload_packets[1]);
     args[10] = pair_u64(f->payload[0], f->payload[1]);
     args[11] = pair_of(long_u128(f->sumsq_hi[0], f->sumsq_lo[0]), long_u128(f->sumsq_hi[1], f->sumsq_lo[1]));
