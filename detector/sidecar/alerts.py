@@ -28,7 +28,6 @@ Public API
 from __future__ import annotations
 
 import datetime as _dt
-import ipaddress
 import json
 import os
 from collections.abc import Callable
@@ -36,6 +35,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from detector.sensors import MAX_LINE
+from detector.sidecar.intel import is_ip_text
 from detector.sidecar.zeek_ascii import ZeekTsvWriter, zeek_time
 
 __all__ = [
@@ -65,16 +65,6 @@ MINING_TYPES = ("time", "string", "addr", "port", "addr", "port", "string", "str
                 "string", "string", "string", "vector[string]")
 
 
-def _is_ip(text: object) -> bool:
-    if not isinstance(text, str):
-        return False
-    try:
-        ipaddress.ip_address(text.split("%", 1)[0])
-    except ValueError:
-        return False
-    return True
-
-
 def _iso(ts: float) -> str:
     return _dt.datetime.fromtimestamp(ts, _dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -90,11 +80,11 @@ def ecs_alert(record: dict[str, Any], finding_id: str, sensor: str, created: _dt
               action: str = "mining-found") -> dict[str, Any]:
     """The ECS alert document of one finding's session record."""
     confidence = record["confidence"]
-    source: dict[str, Any] = {"ip": record["client"]} if _is_ip(record["client"]) else {"address": record["client"]}
+    source: dict[str, Any] = {"ip": record["client"]} if is_ip_text(record["client"]) else {"address": record["client"]}
     if record.get("client_port") is not None:
         source["port"] = record["client_port"]
     dest: dict[str, Any] = {}
-    if _is_ip(record.get("server")):
+    if is_ip_text(record.get("server")):
         dest["ip"] = record["server"]
     elif record.get("server"):
         dest["address"] = record["server"]
@@ -141,8 +131,8 @@ def mining_log_values(record: dict[str, Any], finding_id: str, sensor: str) -> l
     client, server = record.get("client"), record.get("server")
     return [
         float(record["first_seen"]), f"{finding_id}-{record['confidence']}",
-        client if _is_ip(client) else None, record.get("client_port"),
-        server if _is_ip(server) else None, record.get("server_port"), client, record["confidence"],
+        client if is_ip_text(client) else None, record.get("client_port"),
+        server if is_ip_text(server) else None, record.get("server_port"), client, record["confidence"],
         rule_name(record), record.get("dialect"), record.get("pool"), record.get("pool_operator"),
         record.get("coin"), record.get("algorithm"), record.get("worker"), record.get("wallet"),
         record.get("agent"), h.get("value"), h.get("unit"), h.get("basis"), SUBTECHNIQUE["id"], sensor,

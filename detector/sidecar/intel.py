@@ -23,6 +23,7 @@ Public API
 from __future__ import annotations
 
 import functools
+import ipaddress
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -42,6 +43,7 @@ __all__ = [
     "NameMatch",
     "PoolIntel",
     "SidecarRules",
+    "is_ip_text",
     "load_allowlist",
     "load_sidecar_rules",
     "normalise_name",
@@ -51,6 +53,17 @@ ALLOWLIST_FILE = "allowlist.toml"
 SIDECAR_FILE = "sidecar.toml"
 KINDS = frozenset({"exchange", "wallet", "explorer", "project-site", "pool-website"})
 _NAME = re.compile(r"(?=.{1,253}\Z)(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,62}\Z")
+
+
+def is_ip_text(text: object) -> bool:
+    """True for an IPv4 / IPv6 address in text (a ``%zone`` suffix allowed), False otherwise."""
+    if not isinstance(text, str) or not text:
+        return False
+    try:
+        ipaddress.ip_address(text.split("%", 1)[0])
+    except ValueError:
+        return False
+    return True
 
 
 def normalise_name(text: object) -> str | None:

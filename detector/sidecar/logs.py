@@ -67,7 +67,14 @@ from detector.rules import load_rules
 from detector.scan import ScanOptions, assemble
 from detector.session import Session
 from detector.sidecar.decode import Decoded, PayloadDecoder
-from detector.sidecar.intel import PoolIntel, SidecarRules, load_allowlist, load_sidecar_rules, normalise_name
+from detector.sidecar.intel import (
+    PoolIntel,
+    SidecarRules,
+    is_ip_text,
+    load_allowlist,
+    load_sidecar_rules,
+    normalise_name,
+)
 
 __all__ = ["CONFIDENCE", "RANK", "STRENGTH", "Conn", "Detector", "Finding", "findings_document"]
 
@@ -90,16 +97,6 @@ COUNTERS = ("methods", "submits", "accepted", "rejected", "duplicate_submits")
 NOTICE_DIALECTS = {"stratum": "stratum", "getblocktemplate": "gbt", "getwork": "gbt", "minergate": "monero"}
 #: RFC 6666 discard-only prefix: stand-ins for sensor host ids that are not addresses (see _alias)
 _ALIAS_NET = ipaddress.ip_network("100::/64")
-
-
-def _is_ip(text: str | None) -> bool:
-    if not text:
-        return False
-    try:
-        ipaddress.ip_address(text.split("%", 1)[0])
-    except ValueError:
-        return False
-    return True
 
 
 # --------------------------------------------------------------------------- records
@@ -439,11 +436,11 @@ class Detector:
             return
         asked = [q for q in queries if q]
         answer_list = [a for a in answers if a]
-        names = [n for n in (*asked, *(a for a in answer_list if not _is_ip(a))) if n]
+        names = [n for n in (*asked, *(a for a in answer_list if not is_ip_text(a))) if n]
         pool_name = next((p for n in names if (p := self._pool_name(n)) is not None), None)
         if pool_name is None:
             return
-        addrs = [a for a in answer_list if _is_ip(a)]
+        addrs = [a for a in answer_list if is_ip_text(a)]
         for addr in addrs:
             new = addr not in self.pool_addrs
             _lru_put(self.pool_addrs, addr, pool_name, self.limits.max_pool_addresses)
@@ -905,7 +902,7 @@ def _alias(sessions: list[dict[str, Any]]) -> dict[str, str]:
     aliases: dict[str, str] = {}
     for s in sessions:
         client = s["client"]
-        if not _is_ip(client) and client not in aliases:
+        if not is_ip_text(client) and client not in aliases:
             aliases[client] = str(_ALIAS_NET.network_address + len(aliases) + 1)
     return aliases
 
