@@ -66,7 +66,8 @@
  * Python API (see detector/capture/fast.py, which drives it; detector/_fastpath.pyi):
  *   Kernel(hints, unhinted_limit, idle_timeout, sweep_every, max_caplen, max_block, max_tags,
  *          max_ext_headers, addr_cache_size, packet_cls, prelude_cls, name6, seed, hold_acks=False,
- *          summary_cls=None, first_payloads=8, dns_events=False, pool_domains=None)
+ *          summary_cls=None, first_payloads=8, dns_events=False, pool_domains=None,
+ *          download_magic=None, script_types=None, peek_bytes=64)
  *   begin(kind)                       start a file: 0 = pcap, 1 = pcapng
  *   walk(buf, pos, base, final, budget) -> Batch    one walk in this thread (GIL released)
  *   feed(buf, pos, base, final, budget) -> (pos, status, events, need)   walk + list(batch)
@@ -79,7 +80,7 @@
  *                                     the flow table is emptied
  *   file_stats() -> (records, bytes, first_ts, last_ts, linktypes, unsupported, malformed,
  *                    truncated, decoded)
- *   counts() -> (flows_seen, distinct_ips, selected, held, tls_settled)
+ *   counts() -> (flows_seen, distinct_ips, selected, held, tls_settled, http_settled)
  *   Batch: iterator of event tuples; pos, status, need, decoded, barrier; close()
  *
  * No Python object is created for a packet that is not selected; memory grows with the number of
@@ -133,7 +134,7 @@
 enum { EV_PACKET = 0, EV_PRELUDE = 1, EV_SWEEP = 2, EV_WARN = 3, EV_FRAGMENT = 4, EV_ACKS = 5, EV_SUMMARY = 6,
        EV_DNS = 7 };
 enum { ST_MORE = 0, ST_NEED = 1, ST_DONE = 2 };
-enum { FLOW_EMPTY = 0, FLOW_NEW = 1, FLOW_PYTHON = 2, FLOW_IGNORED = 3 };
+enum { FLOW_EMPTY = 0, FLOW_NEW = 1, FLOW_PYTHON = 2, FLOW_IGNORED = 3, FLOW_HTTP = 4 };
 enum { KIND_PCAP = 0, KIND_PCAPNG = 1 };
 enum { DEC_NONE = 0, DEC_PACKET = 1, DEC_FRAGMENT = 2 };
 enum { ERR_NONE = 0, ERR_NOMEM = 1, ERR_VALUE = 2 };
@@ -146,6 +147,12 @@ enum { ERR_NONE = 0, ERR_NOMEM = 1, ERR_VALUE = 2 };
 #define MAX_POOL_IPS (1 << 20)  /* addresses DNS answers gave pool names, remembered (then: unsure) */
 #define DNS_MAX_RECORDS 1024    /* detector/dialects/dns.py MAX_RECORDS */
 #define MAX_NAME_TEXT 253       /* a comparable name (detector/sidecar/intel.py normalise_name) */
+#define MAX_MAGIC 16            /* download magic numbers (detector/behaviour.py DOWNLOAD_MAGIC) */
+#define MAX_SCRIPT_TYPES 32     /* script content types (detector/behaviour.py SCRIPT_TYPES) */
+#define HTTP_REQUEST_MAX 2048   /* longest GET segment held while its response is awaited */
+#define HTTP_RESPONSE_MAX 65535 /* longest response segment the settle rule reads */
+#define HTTP_HEADER_LINES 200   /* Framer._http_head reads lines[1:200] */
+#define HTTP_VALUE_MAX 1024     /* ... and keeps value.strip()[:1024] */
 
 /* ------------------------------------------------------------------------------------------ */
 /* Byte readers. `be` selects big-endian for the container formats' own fields.               */
@@ -224,8 +231,20 @@ typedef struct {
     uint64_t held_packets[2], held_bytes[2];
     double held_ts;
     double py_ts;             /* the flow's last_ts as FlowTable holds it */
+    struct HttpWait *http;    /* HTTP flows: the GET request held while its response is awaited */
     uint32_t first_len[MAX_FIRST_PAYLOADS]; /* lengths of the first payload packets */
 } Flow;
+
+/* An HTTP flow's GET request, held by the kernel until the response head settles the flow or
+ * something else hands it over (see http_defers). The flow's counts before the request are the
+ * Prelude's, should it be handed over; the request is then its first packet. */
+typedef struct HttpWait {
+    Pkt req;                  /* payload points at data */
+    uint8_t dir;              /* the request's direction */
+    uint64_t packets[2], bytes[2], payload[2];
+    double last_ts;
+    uint8_t data[];
+} HttpWait;
 
 /* One distinct address (the "IPs screened" set). */
 typedef struct {
@@ -325,6 +344,8 @@ typedef struct {
     size_t n_text, cap_text;
     uint64_t *applied;        /* serial numbers whose ignore this walk applied before walking */
     size_t n_applied, cap_applied;
+    HttpWait **owned;         /* held requests handed over: their events point into them */
+    size_t n_owned, cap_owned;
     Py_ssize_t pos, need;
     int status;               /* ST_*, or -1: err says why */
     int barrier;              /* the walk stopped after a fragment */
@@ -390,6 +411,17 @@ typedef struct {
     size_t pool_ips_cap, pool_ips_count;
     int dns_unsure;
     uint64_t tls_settled;
+    /* ordinary HTTP settled here (download_magic given): what classify_download looks for */
+    int settle_http;
+    PyObject *http_obj;       /* (magic, script types): keeps the bytes below alive */
+    const uint8_t *magic[MAX_MAGIC];
+    Py_ssize_t magic_len[MAX_MAGIC];
+    int n_magic;
+    const char *script[MAX_SCRIPT_TYPES];
+    Py_ssize_t script_len[MAX_SCRIPT_TYPES];
+    int n_script;
+    Py_ssize_t peek_bytes;    /* detector/reassembly.py PEEK_BYTES */
+    uint64_t http_settled;
     /* current file */
     FileState fs;
     /* current walk */
@@ -504,9 +536,16 @@ static int flow_grow(Kernel *k) {
     return 0;
 }
 
+/* Let go of a flow's held HTTP request (the flow ends or starts over). */
+static inline void flow_drop_http(Flow *f) {
+    PyMem_RawFree(f->http);
+    f->http = NULL;
+}
+
 /* Remove the flow at slot i; later entries of its probe run shift back (no tombstones). */
 static void flow_remove_at(Kernel *k, size_t i) {
     size_t mask = k->cap - 1;
+    flow_drop_http(&k->flows[i]);
     size_t j = i;
     for (;;) {
         j = (j + 1) & mask;
@@ -525,6 +564,7 @@ static void flow_remove_at(Kernel *k, size_t i) {
 
 /* A new flow instance from its first packet (Flow.__init__). */
 static void flow_init(Kernel *k, Flow *f, const Pkt *p, uint64_t h) {
+    flow_drop_http(f);
     memset(f, 0, sizeof(Flow));
     memcpy(f->a, p->src, 16);
     memcpy(f->b, p->dst, 16);
@@ -709,6 +749,8 @@ static BatchData *batch_alloc(void) { return PyMem_RawCalloc(1, sizeof(BatchData
 
 static void batch_free(BatchData *b) {
     if (b == NULL) return;
+    for (size_t i = 0; i < b->n_owned; i++) PyMem_RawFree(b->owned[i]);
+    PyMem_RawFree(b->owned);
     PyMem_RawFree(b->ev);
     PyMem_RawFree(b->flows);
     PyMem_RawFree(b->text);
@@ -849,7 +891,7 @@ static int flush_held(Kernel *k) {
     Flow **list = NULL;
     for (size_t i = 0; i < k->cap; i++) {
         Flow *f = &k->flows[i];
-        if (f->state == FLOW_EMPTY || !f->held) continue;
+        if (f->state != FLOW_PYTHON || !f->held) continue; /* an HTTP flow's wait for its request */
         if (reserve((void **)&list, &cap, n, sizeof(Flow *), 64) < 0) {
             PyMem_RawFree(list);
             return fail_nomem(k);
@@ -1030,6 +1072,168 @@ static int tls_settles(Kernel *k, const Flow *f, const Pkt *p, int d) {
     return !addrset_has(k->seed, k->pool_ips, k->pool_ips_cap, p->dst, p->v6);
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* Settling ordinary HTTP in the kernel (download_magic given).                                */
+/*                                                                                            */
+/* FlowTable inspects an HTTP flow from its request: the request's head only names the URL     */
+/* (flow.request); the response's head then settles the flow — a JSON (or unlabelled JSON-     */
+/* looking) body is followed, anything else is ignored after noting a download of a script or  */
+/* executable (classify_download). The kernel takes the commonest case itself: a GET whose head */
+/* fills its segment exactly (no body, no Content-Length or Transfer-Encoding header) is held  */
+/* back (FLOW_HTTP) with the flow's counts before it; pure ACKs are held as for a PYTHON flow. */
+/* The next other packet either is the response's first segment, the other direction's next   */
+/* byte, with its whole head and some body in it, a head of printable ASCII with CRLF lines    */
+/* only, no Transfer-/Content-Encoding, and a Content-Type FlowTable would ignore with no      */
+/* download — then the flow is settled (ignored) as FlowTable would at that very segment — or  */
+/* anything else, and the flow is handed over as it would have been at the request: Prelude,   */
+/* the request, the held ACKs' counts, then this packet.                                       */
+
+/* Case-insensitive substring test (needle in lower case) over s[:n]. */
+static int has_icase(const uint8_t *s, Py_ssize_t n, const char *needle) {
+    size_t m = strlen(needle);
+    for (Py_ssize_t i = 0; i + (Py_ssize_t)m <= n; i++) {
+        size_t j = 0;
+        while (j < m && (uint8_t)(s[i + j] | (s[i + j] >= 'A' && s[i + j] <= 'Z' ? 0x20 : 0)) == (uint8_t)needle[j]) j++;
+        if (j == m) return 1;
+    }
+    return 0;
+}
+
+static inline int sp_tab(uint8_t c) { return c == ' ' || c == '\t'; }
+
+/* The flow's first hinted segment p (direction d, flow NEW) is a GET the kernel may hold. */
+static int http_defers(const Kernel *k, const Flow *f, const Pkt *p, int d) {
+    if (!k->settle_http || p->proto != TCP || (p->flags & (F_SYN | F_FIN | F_RST))) return 0;
+    if (p->plen < 8 || p->plen > HTTP_REQUEST_MAX || memcmp(p->payload, "GET ", 4) != 0) return 0;
+    if (((f->has_seq >> d) & 1) && f->next_seq[d] != p->seq) return 0; /* not the next byte */
+    const uint8_t *end = memmem(p->payload, (size_t)p->plen, "\r\n\r\n", 4);
+    if (end == NULL || end + 4 != p->payload + p->plen) return 0;
+    return !has_icase(p->payload, p->plen, "content-length") && !has_icase(p->payload, p->plen, "transfer-encoding");
+}
+
+/* Hold the request p of flow f (direction d), before it is counted. 0, or -1 out of memory. */
+static int http_hold(Kernel *k, Flow *f, const Pkt *p, int d) {
+    HttpWait *w = PyMem_RawMalloc(sizeof(HttpWait) + (size_t)p->plen);
+    if (w == NULL) return fail_nomem(k);
+    memcpy(w->data, p->payload, (size_t)p->plen);
+    w->req = *p;
+    w->req.payload = w->data;
+    w->req.obj = NULL;
+    w->dir = (uint8_t)d;
+    memcpy(w->packets, f->packets, sizeof(w->packets));
+    memcpy(w->bytes, f->bytes, sizeof(w->bytes));
+    memcpy(w->payload, f->payload, sizeof(w->payload));
+    w->last_ts = f->last_ts;
+    f->http = w;
+    f->state = FLOW_HTTP;
+    return 0;
+}
+
+/* p (direction d) is the response segment on which FlowTable would ignore the HTTP flow f,
+ * recording nothing. */
+static int http_settles(const Kernel *k, const Flow *f, const Pkt *p, int d) {
+    const uint8_t *m = p->payload;
+    Py_ssize_t n = p->plen;
+    if (d == f->http->dir || (p->flags & F_SYN) || n < 12 || n > HTTP_RESPONSE_MAX) return 0;
+    if (((f->has_seq >> d) & 1) && f->next_seq[d] != p->seq) return 0; /* not the next byte */
+    if (memcmp(m, "HTTP/1.", 7) != 0) return 0;
+    const uint8_t *e = memmem(m, (size_t)n, "\r\n\r\n", 4);
+    if (e == NULL) return 0;
+    Py_ssize_t head = e - m, body = head + 4;
+    if (body >= n) return 0; /* no body byte yet: FlowTable's head frame waits for one */
+    /* latin-1 text that splitlines() cuts at CRLF only and strip() trims of spaces and tabs only */
+    for (Py_ssize_t i = 0; i < head; i++) {
+        uint8_t c = m[i];
+        if (c == '\r') {
+            if (m[i + 1] != '\n') return 0;
+            i++;
+        } else if (c != '\t' && (c < 0x20 || c > 0x7e)) {
+            return 0;
+        }
+    }
+    if (has_icase(m, head, "transfer-encoding") || has_icase(m, head, "content-encoding")) return 0;
+    /* headers.get("content-type", "").lower(): the last such line among lines[1:200] */
+    const uint8_t *ct = NULL;
+    Py_ssize_t ct_len = 0;
+    Py_ssize_t pos = 0;
+    for (int line = 0; pos <= head && line < HTTP_HEADER_LINES; line++) {
+        const uint8_t *nl = memmem(m + pos, (size_t)(head - pos), "\r\n", 2);
+        Py_ssize_t stop = nl ? nl - m : head;
+        if (line > 0) {
+            const uint8_t *colon = memchr(m + pos, ':', (size_t)(stop - pos));
+            if (colon != NULL) {
+                Py_ssize_t a = pos, z = colon - m;
+                while (a < z && sp_tab(m[a])) a++;
+                while (z > a && sp_tab(m[z - 1])) z--;
+                if (z - a == 12 && has_icase(m + a, 12, "content-type")) {
+                    Py_ssize_t va = (colon - m) + 1, vz = stop;
+                    while (va < vz && sp_tab(m[va])) va++;
+                    while (vz > va && sp_tab(m[vz - 1])) vz--;
+                    ct = m + va;
+                    ct_len = vz - va < HTTP_VALUE_MAX ? vz - va : HTTP_VALUE_MAX;
+                }
+            }
+        }
+        pos = stop + 2;
+    }
+    if (has_icase(ct, ct_len, "json")) return 0;
+    Py_ssize_t peek = n - body < k->peek_bytes ? n - body : k->peek_bytes;
+    const uint8_t *prefix = m + body;
+    if (ct_len == 0) { /* JSON-looking without a type: prefix.lstrip()[:1] in (b"{", b"[") */
+        Py_ssize_t i = 0;
+        while (i < peek && (sp_tab(prefix[i]) || prefix[i] == '\n' || prefix[i] == '\r' || prefix[i] == 0x0b ||
+                            prefix[i] == 0x0c))
+            i++;
+        if (i < peek && (prefix[i] == '{' || prefix[i] == '[')) return 0;
+    }
+    /* classify_download: a magic number, or a script's content type */
+    for (int i = 0; i < k->n_magic; i++)
+        if (k->magic_len[i] <= peek && memcmp(prefix, k->magic[i], (size_t)k->magic_len[i]) == 0) return 0;
+    Py_ssize_t ma = 0, mz = ct_len;
+    const uint8_t *semi = ct_len ? memchr(ct, ';', (size_t)ct_len) : NULL;
+    if (semi != NULL) mz = semi - ct;
+    while (ma < mz && sp_tab(ct[ma])) ma++;
+    while (mz > ma && sp_tab(ct[mz - 1])) mz--;
+    for (int i = 0; i < k->n_script; i++) {
+        Py_ssize_t len = k->script_len[i];
+        if (len == mz - ma) {
+            Py_ssize_t j = 0;
+            while (j < len) {
+                uint8_t c = ct[ma + j];
+                if ((uint8_t)(c >= 'A' && c <= 'Z' ? c + 32 : c) != (uint8_t)k->script[i][j]) break;
+                j++;
+            }
+            if (j == len) return 0;
+        }
+    }
+    return 1;
+}
+
+/* Hand an HTTP flow over as it stood before its held request: Prelude, the request, then the
+ * counts of the pure ACKs held since. The batch keeps the request's bytes until it is read. */
+static int http_handover(Kernel *k, Flow *f) {
+    HttpWait *w = f->http;
+    BatchData *b = k->cur;
+    f->http = NULL;
+    f->state = FLOW_PYTHON;
+    if (reserve((void **)&b->owned, &b->cap_owned, b->n_owned, sizeof(HttpWait *), 16) < 0) {
+        PyMem_RawFree(w);
+        return fail_nomem(k);
+    }
+    b->owned[b->n_owned++] = w;
+    Flow pre = *f;
+    memcpy(pre.packets, w->packets, sizeof(pre.packets));
+    memcpy(pre.bytes, w->bytes, sizeof(pre.bytes));
+    memcpy(pre.payload, w->payload, sizeof(pre.payload));
+    pre.last_ts = w->last_ts;
+    if (emit_flow(k, EV_PRELUDE, &pre) < 0) return -1;
+    Ev *e = ev_new(k, EV_PACKET, f->fid);
+    if (e == NULL) return -1;
+    e->u.pkt = w->req;
+    f->py_ts = w->req.ts;
+    return f->held ? emit_acks(k, f) : 0;
+}
+
 /* A DNS name on the wire at pos: the position after it, or -1 (truncated, extended label type,
  * too many labels). */
 static Py_ssize_t dns_skip_name(const uint8_t *m, Py_ssize_t n, Py_ssize_t pos) {
@@ -1182,7 +1386,7 @@ static int on_packet(Kernel *k, Pkt *p) {
     /* a SYN reusing the 4-tuple of a finished connection starts a new flow */
     if (f != NULL && p->proto == TCP && (p->flags & (F_SYN | F_ACK)) == F_SYN && (f->rst || f->fin == 3)) {
         replaced_python = f->state == FLOW_PYTHON;
-        if (f->held && emit_acks(k, f) < 0) return -1; /* FlowTable ends it: its counts first */
+        if (replaced_python && f->held && emit_acks(k, f) < 0) return -1; /* FlowTable ends it: its counts first */
         if (emit_summary(k, f) < 0) return -1;
         flow_remove_at(k, (size_t)(f - k->flows));
         f = NULL;
@@ -1195,7 +1399,7 @@ static int on_packet(Kernel *k, Pkt *p) {
         created = 1;
     } else if (p->ts - f->last_ts > k->idle_timeout) {
         replaced_python = f->state == FLOW_PYTHON;
-        if (f->held && emit_acks(k, f) < 0) return -1;
+        if (replaced_python && f->held && emit_acks(k, f) < 0) return -1;
         if (emit_summary(k, f) < 0) return -1;
         flow_init(k, f, p, h); /* same slot: the hash is symmetric */
         k->flows_seen++;
@@ -1210,15 +1414,30 @@ static int on_packet(Kernel *k, Pkt *p) {
     }
     int fwd = f->ap == p->sport && memcmp(f->a, p->src, 16) == 0; /* p.src == flow.a and p.sport == flow.ap */
     int d = fwd ? 0 : 1;
+    int requested = 0;
     if (f->state == FLOW_NEW && p->proto == TCP && p->plen > 0 && hinted(k, p->payload, p->plen)) {
         if (tls_settles(k, f, p, d)) {
             /* an ordinary server's ClientHello: TlsWatch would settle it now, FlowTable ignore it */
             f->state = FLOW_IGNORED;
             k->tls_settled++;
+        } else if (http_defers(k, f, p, d)) {
+            /* a plain GET: its response will tell whether FlowTable needs the flow at all */
+            if (http_hold(k, f, p, d) < 0) return -1;
+            requested = 1;
         } else {
             /* first segment that may carry a mining protocol: hand the flow over as it stands */
             f->state = FLOW_PYTHON;
             if (emit_prelude(k, f) < 0) return -1;
+        }
+    } else if (f->state == FLOW_HTTP && !pure_ack(k, p)) {
+        if (http_settles(k, f, p, d)) {
+            /* an ordinary response head: FlowTable would ignore the flow at this segment */
+            flow_drop_http(f);
+            drop_held(f);
+            f->state = FLOW_IGNORED;
+            k->http_settled++;
+        } else if (http_handover(k, f) < 0) {
+            return -1;
         }
     }
     f->last_ts = p->ts;
@@ -1282,7 +1501,9 @@ static int on_packet(Kernel *k, Pkt *p) {
             e->u.pkt = *p;
         }
     }
-    if (f->state == FLOW_PYTHON) {
+    if (f->state == FLOW_HTTP && !requested) {
+        hold(k, f, d, p); /* a pure ACK: any other packet has settled the flow or handed it over */
+    } else if (f->state == FLOW_PYTHON) {
         if (pure_ack(k, p)) {
             hold(k, f, d, p);
         } else {
@@ -2472,6 +2693,8 @@ static void Kernel_dealloc(Kernel *k) {
         names_clear(k);
         PyMem_RawFree(k->names);
     }
+    if (k->flows != NULL)
+        for (size_t i = 0; i < k->cap; i++) flow_drop_http(&k->flows[i]);
     PyMem_RawFree(k->flows);
     PyMem_RawFree(k->ips);
     PyMem_RawFree(k->pool_ips);
@@ -2486,6 +2709,7 @@ static void Kernel_dealloc(Kernel *k) {
         pthread_cond_destroy(&k->wake_main);
     }
     Py_XDECREF(k->hints_obj);
+    Py_XDECREF(k->http_obj);
     Py_XDECREF(k->packet.cls);
     Py_XDECREF(k->prelude.cls);
     Py_XDECREF(k->summary.cls);
@@ -2540,12 +2764,61 @@ static int pool_set(Kernel *k, PyObject *domains) {
     return 0;
 }
 
+/* What classify_download (detector/behaviour.py) looks for: magic numbers (a tuple of non-empty
+ * bytes) and script content types (a tuple of lower-case ASCII str). Sets settle_http. */
+static int http_set(Kernel *k, PyObject *magic, PyObject *scripts, Py_ssize_t peek_bytes) {
+    if (!PyTuple_Check(magic) || !PyTuple_Check(scripts)) {
+        PyErr_SetString(PyExc_TypeError, "download_magic and script_types must be tuples");
+        return -1;
+    }
+    Py_ssize_t nm = PyTuple_GET_SIZE(magic), ns = PyTuple_GET_SIZE(scripts);
+    if (nm > MAX_MAGIC || ns > MAX_SCRIPT_TYPES || peek_bytes < 1) {
+        PyErr_SetString(PyExc_ValueError, "too many download_magic or script_types, or peek_bytes < 1");
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < nm; i++) {
+        PyObject *m = PyTuple_GET_ITEM(magic, i);
+        if (!PyBytes_Check(m) || PyBytes_GET_SIZE(m) == 0) {
+            PyErr_SetString(PyExc_TypeError, "download_magic must hold non-empty bytes");
+            return -1;
+        }
+        k->magic[i] = (const uint8_t *)PyBytes_AS_STRING(m);
+        k->magic_len[i] = PyBytes_GET_SIZE(m);
+    }
+    for (Py_ssize_t i = 0; i < ns; i++) {
+        PyObject *t = PyTuple_GET_ITEM(scripts, i);
+        Py_ssize_t len;
+        const char *text = PyUnicode_Check(t) ? PyUnicode_AsUTF8AndSize(t, &len) : NULL;
+        if (text == NULL || !PyUnicode_IS_ASCII(t)) {
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "script_types must hold ASCII str");
+            return -1;
+        }
+        for (Py_ssize_t j = 0; j < len; j++) {
+            if (text[j] >= 'A' && text[j] <= 'Z') {
+                PyErr_SetString(PyExc_ValueError, "script_types must be lower case");
+                return -1;
+            }
+        }
+        k->script[i] = text;
+        k->script_len[i] = len;
+    }
+    k->http_obj = PyTuple_Pack(2, magic, scripts);
+    if (k->http_obj == NULL) return -1;
+    k->n_magic = (int)nm;
+    k->n_script = (int)ns;
+    k->peek_bytes = peek_bytes;
+    k->settle_http = 1;
+    return 0;
+}
+
 static int Kernel_init(Kernel *k, PyObject *args, PyObject *kwds) {
     static char *kwlist[] = {"hints", "unhinted_limit", "idle_timeout", "sweep_every", "max_caplen",
                              "max_block", "max_tags", "max_ext_headers", "addr_cache_size", "packet_cls",
                              "prelude_cls", "name6", "seed", "hold_acks", "summary_cls", "first_payloads",
-                             "dns_events", "pool_domains", NULL};
+                             "dns_events", "pool_domains", "download_magic", "script_types", "peek_bytes", NULL};
     PyObject *hints, *packet_cls, *prelude_cls, *name6, *summary_cls = Py_None, *pool_domains = Py_None;
+    PyObject *download_magic = Py_None, *script_types = Py_None;
+    Py_ssize_t peek_bytes = 64;
     int dns_events = 0;
     unsigned int first_payloads = 8;
     unsigned int unhinted_limit, max_caplen, max_block, max_tags, max_ext;
@@ -2557,12 +2830,14 @@ static int Kernel_init(Kernel *k, PyObject *args, PyObject *kwds) {
         PyErr_SetString(PyExc_RuntimeError, "Kernel already initialised");
         return -1;
     }
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!IdKIIIInOOOK|pOIpO", kwlist, &PyTuple_Type, &hints,
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!IdKIIIInOOOK|pOIpOOOn", kwlist, &PyTuple_Type, &hints,
                                      &unhinted_limit, &idle_timeout, &sweep_every, &max_caplen, &max_block,
                                      &max_tags, &max_ext, &addr_cache_size, &packet_cls, &prelude_cls, &name6,
-                                     &seed, &hold_acks, &summary_cls, &first_payloads, &dns_events, &pool_domains))
+                                     &seed, &hold_acks, &summary_cls, &first_payloads, &dns_events, &pool_domains,
+                                     &download_magic, &script_types, &peek_bytes))
         return -1;
     if (pool_domains != Py_None && pool_set(k, pool_domains) < 0) return -1;
+    if (download_magic != Py_None && http_set(k, download_magic, script_types, peek_bytes) < 0) return -1;
     if (first_payloads > MAX_FIRST_PAYLOADS) {
         PyErr_Format(PyExc_ValueError, "first_payloads must be at most %d", MAX_FIRST_PAYLOADS);
         return -1;
@@ -2947,6 +3222,7 @@ static PyObject *Kernel_finish(Kernel *k, PyObject *Py_UNUSED(ignored)) {
         batch_free(b);
         return NULL;
     }
+    for (size_t i = 0; i < k->cap; i++) flow_drop_http(&k->flows[i]);
     memset(k->flows, 0, k->cap * sizeof(Flow));
     k->count = 0;
     k->any_held = 0;
@@ -2991,9 +3267,9 @@ static PyObject *Kernel_file_stats(Kernel *k, PyObject *Py_UNUSED(ignored)) {
 
 static PyObject *Kernel_counts(Kernel *k, PyObject *Py_UNUSED(ignored)) {
     if (!idle(k)) return NULL;
-    return Py_BuildValue("(KKKKK)", (unsigned long long)k->flows_seen, (unsigned long long)k->ips_count,
+    return Py_BuildValue("(KKKKKK)", (unsigned long long)k->flows_seen, (unsigned long long)k->ips_count,
                          (unsigned long long)k->selected, (unsigned long long)k->held,
-                         (unsigned long long)k->tls_settled);
+                         (unsigned long long)k->tls_settled, (unsigned long long)k->http_settled);
 }
 
 static PyMethodDef Kernel_methods[] = {
@@ -3012,7 +3288,7 @@ static PyMethodDef Kernel_methods[] = {
      "finish() -> Batch: the end of the scan: the summaries of every live flow; the table is emptied"},
     {"file_stats", (PyCFunction)Kernel_file_stats, METH_NOARGS,
      "file_stats() -> (records, bytes, first_ts, last_ts, linktypes, unsupported, malformed, truncated, decoded)"},
-    {"counts", (PyCFunction)Kernel_counts, METH_NOARGS, "counts() -> (flows_seen, distinct_ips, selected, held, tls_settled)"},
+    {"counts", (PyCFunction)Kernel_counts, METH_NOARGS, "counts() -> (flows_seen, distinct_ips, selected, held, tls_settled, http_settled)"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -136,20 +136,23 @@ def _add(bucket: set, item: object, limit: int = MAX_PEERS) -> None:
         bucket.add(item)
 
 
-_SCRIPT_TYPES = ("text/x-sh", "application/x-sh", "text/x-shellscript", "application/x-shellscript",
-                 "text/x-python", "application/x-perl", "text/x-perl", "application/x-powershell")
+#: content types of scripts (a download of one is evidence of a compromise)
+SCRIPT_TYPES = ("text/x-sh", "application/x-sh", "text/x-shellscript", "application/x-shellscript",
+                "text/x-python", "application/x-perl", "text/x-perl", "application/x-powershell")
+#: the first bytes of a body that make it a download, in the order classify_download tries them
+#: (ELF, PE, a script's #!, then gzip, zip, bzip2, xz archives); the fast path's kernel settles an
+#: HTTP flow only when none of them starts the body and its type is not a script's
+DOWNLOAD_MAGIC = ((b"\x7fELF", "elf"), (b"MZ", "pe"), (b"#!", "script"), (b"\x1f\x8b", "archive"),
+                  (b"PK\x03\x04", "archive"), (b"BZh", "archive"), (b"\xfd7zXZ\x00", "archive"))
 
 
 def classify_download(content_type: str, head: bytes) -> str | None:
     """"script", "elf", "pe" or "archive" from the body's first bytes and the content type."""
-    if head.startswith(b"\x7fELF"):
-        return "elf"
-    if head.startswith(b"MZ"):
-        return "pe"
-    if head.startswith(b"#!") or content_type.split(";")[0].strip().lower() in _SCRIPT_TYPES:
-        return "script"
-    if head.startswith((b"\x1f\x8b", b"PK\x03\x04", b"BZh", b"\xfd7zXZ\x00")):
-        return "archive"
+    for magic, kind in DOWNLOAD_MAGIC:
+        if head.startswith(magic):
+            return kind
+        if kind == "script" and content_type.split(";")[0].strip().lower() in SCRIPT_TYPES:
+            return "script"  # a script's type outranks an archive's magic, as it always did
     return None
 
 

@@ -65,7 +65,7 @@ from detector import (
     flows,
     poollists,
 )
-from detector.behaviour import FIRST_PAYLOADS, FlowSummary
+from detector.behaviour import DOWNLOAD_MAGIC, FIRST_PAYLOADS, SCRIPT_TYPES, FlowSummary, classify_download
 from detector.capture import fast as fast_mod
 from detector.capture import is_capture_file, open_capture
 from detector.capture import pcap as pcap_mod
@@ -376,6 +376,14 @@ def is_subsequence(part: list[Packet], whole: list[Packet]) -> bool:
     return all(any(p == q for q in it) for p in part)
 
 
+def by_flow(packets: list[Packet]) -> dict[tuple, list[Packet]]:
+    """Packets grouped by connection (either direction), each group in the given order."""
+    out: dict[tuple, list[Packet]] = {}
+    for p in packets:
+        out.setdefault((p.proto, *sorted([(p.src, p.sport), (p.dst, p.dport)])), []).append(p)
+    return out
+
+
 def same(*paths: Path) -> Outcome:
     """Run both paths over ``paths`` (one scan) and assert identical results; return the outcome."""
     pure = run_pure(list(paths))
@@ -384,7 +392,11 @@ def same(*paths: Path) -> Outcome:
     assert fast.findings["sessions"] == pure.findings["sessions"]
     assert fast.findings == pure.findings
     assert (fast.flows_seen, fast.ips, fast.dns_names) == (pure.flows_seen, pure.ips, pure.dns_names)
-    assert is_subsequence(fast.packets, pure.packets)  # every handed-over packet, field for field
+    # every handed-over packet, field for field, in its flow's order; across flows in capture order
+    # too, except a GET the kernel held: it reaches the table just before its flow's next packet
+    pure_flows = by_flow(pure.packets)
+    assert all(is_subsequence(part, pure_flows[key]) for key, part in by_flow(fast.packets).items())
+    assert is_subsequence([p for p in fast.packets if not p.payload.startswith(b"GET ")], pure.packets)
     assert fast.answers == pure.answers  # every DNS response, in order, to the bit
     # every flow's summary, emitted by the kernel, equal to FlowTable's — in the same order, too:
     # per-host behaviour keeps bounded sets (the first MAX_PEERS peers), so order can matter
@@ -1543,3 +1555,193 @@ def test_hostile_client_hellos_agree(tmp_path: Path) -> None:
     same(path)
     _, counts = fast_scan_file(path, FlowTable())
     assert 0 < counts.tls_settled < 300
+
+
+# -- HTTP settled in the kernel -----------------------------------------------------------------
+def _get(path: str = "/index.html", extra: str = "") -> bytes:
+    return f"GET {path} HTTP/1.1\r\nHost: www.example.org\r\nAccept: */*\r\n{extra}\r\n".encode()
+
+
+def _response(ctype: str | None, body: bytes, extra: str = "", sep: str = "\r\n") -> bytes:
+    lines = ["HTTP/1.1 200 OK", "Server: nginx"]
+    if ctype is not None:
+        lines.append(f"Content-Type: {ctype}")
+    lines.append(f"Content-Length: {len(body)}")
+    if extra:
+        lines.append(extra)
+    return (sep.join(lines) + sep + sep).encode("latin-1") + body
+
+
+GETWORK = (b"POST / HTTP/1.1\r\nHost: pool.example.net\r\nContent-Type: application/json\r\nContent-Length: 44\r\n\r\n"
+           b'{"method": "getwork", "params": [], "id": 1}')
+
+
+def _pad(lines: int) -> str:
+    return "\r\n".join(f"X-Pad-{i}: {i}" for i in range(lines))
+
+
+def _http_case(case: str, server: str = "203.0.113.5", cport: int = 41000, t: float = T0 + 1) -> Conv:
+    """One HTTP conversation: a GET and what follows it, per case (see HTTP_CASES)."""
+    conv = Conv("2001:db8::10" if case == "ipv6" else "10.0.0.10", "2001:db8::80" if case == "ipv6" else server,
+                cport, 80, t=t)
+    if case != "no-handshake":
+        conv.handshake()
+    html = b"<!doctype html><title>hello</title>"
+    responses = {
+        "ordinary": _response("text/html; charset=utf-8", html), "ipv6": _response("text/html", html),
+        "no-handshake": _response("text/html", html), "json": _response("application/json", b'{"result": 1}'),
+        "json-mixed-case": _response("Application/JSON; charset=UTF-8", b"[1]"),
+        "untyped-json": _response(None, b' \r\n\t{"result": 1}'), "untyped-text": _response(None, b"  hello"),
+        "empty-type-json": _response("", b"[1]"), "elf": _response("application/octet-stream", b"\x7fELF\x02\x01"),
+        "pe": _response("application/octet-stream", b"MZ\x90\x00"), "shebang": _response("text/plain", b"#!/bin/sh\n"),
+        "xz": _response("application/octet-stream", b"\xfd7zXZ\x00\x00"),
+        "xz-cut": _response("application/octet-stream", b"\xfd7zX"),
+        "script-type": _response("text/x-sh; charset=utf-8", b"echo hi\n"),
+        "script-type-spaced": _response("  TEXT/X-SH ;x", b"echo hi\n"),
+        "script-type-suffix": _response("text/x-shx", b"echo hi\n"),
+        "content-encoding": _response("text/html", b"not gzip at all", "Content-Encoding: gzip"),
+        "transfer-encoding": _response("text/html", b"zz\r\nbroken", "Transfer-Encoding: chunked"),
+        "bare-lf": _response("text/html", html, sep="\n"),
+        "non-ascii-head": _response("text/html", html, "X-Name: caf\xe9"),
+        "vertical-tab": _response("text/html", html, "X-Name: a\x0bb"),
+        # lines[1:200] are read: status line, Server, Content-Type, Content-Length, then the pad
+        "ctype-on-line-199": _response("text/html", html, _pad(195) + "\r\nContent-Type: application/json"),
+        "ctype-on-line-200": _response("text/html", html, _pad(196) + "\r\nContent-Type: application/json"),
+        "json-cut-at-1024": _response("a" * 1022 + "json", html), "json-before-1024": _response("a" * 1020 + "json", html),
+        "last-type-wins": _response("application/json", html, "Content-Type: text/html"),
+        "last-type-json": _response("text/html", html, "Content-Type: application/json"),
+        "spaced-name": _response(None, html, " content-TYPE\t:\tapplication/json "),
+        "fin-with-response": _response("text/html", html),
+    }
+    if case == "get-with-body":
+        conv.data(True, _get(extra="Content-Length: 5\r\n") + b"hello")
+    elif case == "get-split":
+        get = _get()
+        conv.data(True, get[:10]).data(True, get[10:])
+    elif case == "get-with-fin":
+        conv.packet(True, 0x19, _get()).packet(False, 0x10)
+    elif case == "retransmitted-get":
+        conv.data(True, _get(), ack=False)
+        conv.seq[0] -= len(_get())
+        conv.data(True, _get())
+    elif case == "ctype-line-in-request":
+        conv.data(True, _get(extra="Content-Type: application/json\r\n"))  # a request's type settles nothing
+    else:
+        conv.data(True, _get())
+    if case in responses:
+        if case == "fin-with-response":
+            conv.packet(False, 0x19, responses[case])
+        else:
+            conv.data(False, responses[case])
+    elif case == "head-only":
+        conv.data(False, _response("text/html", b"")).data(False, html)
+    elif case == "split-head":
+        response = _response("text/html", html)
+        conv.data(False, response[:30]).data(False, response[30:])
+    elif case == "out-of-order-response":
+        conv.seq[1] += 100
+        conv.data(False, _response("text/html", html))
+    elif case == "mining-post-before-response":
+        conv.data(True, GETWORK).data(False, _response("text/html", html))
+    elif case == "pipelined-get":
+        conv.data(True, _get("/second")).data(False, _response("text/html", html))
+    elif case == "rst-instead":
+        conv.packet(False, 0x14)
+    elif case == "idle-before-response":
+        conv.idle(flows.IDLE_TIMEOUT + 5).data(False, _response("text/html", html))
+    elif case == "no-response":
+        pass
+    else:
+        conv.data(False, _response("text/html", html))
+    conv.data(True, _get("/next")).data(False, _response("text/html", html))  # keep-alive: later exchanges
+    return conv.fin()
+
+
+#: case -> the kernel settles it (1) or hands it over (0); the findings are the pure path's either way
+HTTP_CASES = {
+    "ordinary": 1, "ipv6": 1, "no-handshake": 1, "untyped-text": 1, "xz-cut": 1, "script-type-suffix": 1,
+    "ctype-on-line-200": 1, "json-cut-at-1024": 1, "last-type-wins": 1, "fin-with-response": 1,
+    "ctype-line-in-request": 1,
+    "json": 0, "json-mixed-case": 0, "untyped-json": 0, "empty-type-json": 0, "elf": 0, "pe": 0, "shebang": 0,
+    "xz": 0, "script-type": 0, "script-type-spaced": 0, "content-encoding": 0, "transfer-encoding": 0,
+    "bare-lf": 0, "non-ascii-head": 0, "vertical-tab": 0, "ctype-on-line-199": 0, "json-before-1024": 0,
+    "last-type-json": 0, "spaced-name": 0, "get-with-body": 0, "get-split": 0, "get-with-fin": 0,
+    "retransmitted-get": 0, "head-only": 0, "split-head": 0, "out-of-order-response": 0,
+    "mining-post-before-response": 0, "pipelined-get": 0, "rst-instead": 0, "idle-before-response": 0,
+    "no-response": 0,
+}
+DOWNLOADS = {"elf": "elf", "pe": "pe", "shebang": "script", "xz": "archive", "script-type": "script",
+             "script-type-spaced": "script"}
+
+
+@pytest.mark.parametrize("case", list(HTTP_CASES))
+def test_kernel_settles_exactly_the_ordinary_http_flows(tmp_path: Path, case: str) -> None:
+    """The kernel settles an HTTP flow itself only where FlowTable ignores it at the response head,
+    recording nothing; everything else — JSON, downloads, odd heads, anything before the response
+    — is handed over with the held GET, and the findings equal the pure path's."""
+    path = write(tmp_path, "http.pcap", pcap_file(_http_case(case).out, 1, eth))
+    out = same(path)
+    _, counts = fast_scan_file(path, FlowTable())
+    assert counts.http_settled == HTTP_CASES[case]
+    table = FlowTable()
+    fast_scan_file(path, table)
+    finish_scan(table)
+    table.finish()
+    assert [d.kind for _, d in table.downloads] == ([DOWNLOADS[case]] if case in DOWNLOADS else [])
+    assert bool(out.findings["sessions"]) == (case == "mining-post-before-response")
+
+
+def test_http_flows_waiting_through_sweeps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Many GETs awaiting their responses while sweeps run (their held ACKs stay with them), some
+    of them swept as idle: the same sweeps, flows and findings as the pure path."""
+    monkeypatch.setattr(flows, "SWEEP_EVERY", 7)
+    monkeypatch.setattr(flows, "IDLE_TIMEOUT", 5.0)
+    recs: list[tuple[float, bytes]] = []
+    cases = ["ordinary", "json", "elf", "pipelined-get", "idle-before-response", "no-response", "head-only"]
+    for i in range(28):
+        conv = _http_case(cases[i % len(cases)], f"203.0.113.{i}", 42000 + i, T0 + i * 0.3)
+        recs += conv.out
+    recs += Conv("10.0.0.11", "192.0.2.77", 40000, 3333, t=T0, step=0.7).handshake().stratum().fin().out
+    path = write(tmp_path, "sweep.pcap", pcap_file(sorted(recs, key=lambda r: r[0]), 1, eth))
+    out = same(path)
+    assert out.findings["sessions"]
+    _, counts = fast_scan_file(path, FlowTable())
+    assert counts.http_settled == 4
+
+
+def test_hostile_http_heads_agree(tmp_path: Path) -> None:
+    """Bit-flipped, truncated and spliced GETs and responses: the kernel never settles a flow the
+    pure path would not ignore at once."""
+    rnd = random.Random(7)
+    recs: list[tuple[float, bytes]] = []
+    noise = b"\r\n\t :;{}[]\x00\x0b\x85\xe9#!MZ\x7fjsonJSON"
+    for i in range(300):
+        get, response = bytearray(_get()), bytearray(_response(rnd.choice(("text/html", None, "application/json")),
+                                                               b"<html>" * rnd.randrange(0, 3)))
+        for msg in (get, response):
+            for _ in range(rnd.randrange(0, 4)):
+                pos = rnd.randrange(len(msg))
+                msg[pos:pos + rnd.randrange(0, 3)] = bytes(rnd.choice(noise) for _ in range(rnd.randrange(0, 3)))
+        if i % 7 == 0:
+            response = response[: rnd.randrange(1, len(response))]
+        get[0:4] = b"GET "
+        conv = Conv("10.0.0.10", f"203.0.113.{i % 250}", 20000 + i, 80, t=T0 + i * 0.01).handshake()
+        recs += conv.data(True, bytes(get)).data(False, bytes(response) or b"H").fin().out
+    path = write(tmp_path, "fuzz.pcap", pcap_file(sorted(recs, key=lambda r: r[0]), 1, eth))
+    same(path)
+    _, counts = fast_scan_file(path, FlowTable())
+    assert 0 < counts.http_settled < 300
+
+
+def test_classify_download_is_what_the_kernel_is_told() -> None:
+    """The kernel's settle rule is given DOWNLOAD_MAGIC and SCRIPT_TYPES: classify_download must
+    decide by them alone."""
+    rnd = random.Random(3)
+    for magic, kind in DOWNLOAD_MAGIC:
+        assert classify_download("text/html", magic + b"rest") == kind
+    for ctype in SCRIPT_TYPES:
+        assert classify_download(f" {ctype.upper()} ; charset=utf-8", b"hello") == "script"
+    for _ in range(2000):
+        head = bytes(rnd.getrandbits(8) for _ in range(rnd.randrange(0, 8)))
+        if not any(head.startswith(m) for m, _ in DOWNLOAD_MAGIC):
+            assert classify_download("text/html", head) is None

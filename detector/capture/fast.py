@@ -8,7 +8,11 @@ decodes link, IP and TCP/UDP headers exactly as ``detector.capture`` does, and k
 counters for flows in the table's states "new" and "ignored". It hands Python:
 
 * a ``Prelude`` (the flow's state so far) and then every packet of a TCP flow, from its first
-  segment that ``could_be_mining`` until ``FlowTable`` ignores it (``on_ignore`` -> kernel);
+  segment that ``could_be_mining`` until ``FlowTable`` ignores it (``on_ignore`` -> kernel) —
+  except where the kernel is certain that the table would ignore the flow at once, recording
+  nothing: a ClientHello naming an ordinary server (``FastCounts.tls_settled``), or a plain GET
+  whose response head is an ordinary one, no JSON and no download (``http_settled``; the GET is
+  held back until the response shows, and handed over with the flow if anything else comes);
 * every packet of a UDP flow on port 53 (DNS answers name pools), and of a flow that replaces
   one Python holds (so that Python ends the old one at the same packet as the pure path);
 * IPv4 / IPv6 fragments: reassembled here with ``detector.capture.ip.IPDecoder`` and fed back
@@ -76,12 +80,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from detector import flows, poollists
-from detector.behaviour import FIRST_PAYLOADS, FlowSummary
+from detector.behaviour import DOWNLOAD_MAGIC, FIRST_PAYLOADS, SCRIPT_TYPES, FlowSummary
 from detector.capture import ip as ip_layer
 from detector.capture import link, open_capture, pcapng
 from detector.capture.model import CaptureInfo, Packet
 from detector.capture.pcap import MAX_CAPLEN, Stream, Warnings
 from detector.errors import UnreadableInputError
+from detector.reassembly import PEEK_BYTES
 
 try:
     from detector import _fastpath
@@ -106,6 +111,7 @@ class FastCounts:
     selected: int  #: packets handed to Python (inspected flows, DNS answers, replacements), held ACKs included
     held: int = 0  #: of those, pure ACKs handed over as counts only (``FlowTable.credit``)
     tls_settled: int = 0  #: TLS flows the kernel settled as an ordinary server's without handing them over
+    http_settled: int = 0  #: HTTP flows the kernel settled at an ordinary response head without handing them over
 
 
 def available() -> bool:
@@ -179,6 +185,10 @@ class FastScanner:
             dns_events=callable(dns_answer),  # a table without the hook holds its DNS flows
             # TlsWatch's quick settle, in the kernel: every name the scan's pool intelligence holds
             pool_domains=tuple(poollists.active().index),
+            # FlowTable._http_head's quick settle of a GET's ordinary response, in the kernel
+            download_magic=tuple(magic for magic, _ in DOWNLOAD_MAGIC),
+            script_types=SCRIPT_TYPES,
+            peek_bytes=PEEK_BYTES,
         )
         # FlowTable's idle sweep, run when the kernel's packet count says (see _dispatch);
         # FlowTable.sweep(now), or the private _sweep of a flows.py that predates it
@@ -198,8 +208,7 @@ class FastScanner:
 
     @property
     def counts(self) -> FastCounts:
-        flows_seen, ips, selected, held, settled = self.kernel.counts()
-        return FastCounts(flows_seen, ips, selected, held, settled)
+        return FastCounts(*self.kernel.counts())
 
     # -- one file -------------------------------------------------------------------------------
     def scan_file(self, path: str | os.PathLike[str], progress: ProgressFn | None = None) -> CaptureInfo:
