@@ -42,6 +42,9 @@ SWEEP_EVERY = 1 << 16  #: packets between idle sweeps
 MAX_WARNINGS = 200
 MAX_DNS_NAMES = 1_000_000  #: answered addresses remembered for naming pools
 MAX_DOWNLOADS = 10_000  #: downloads of scripts and executables remembered
+#: dns_answer's memo: (the pool intelligence it was filled under, asked name -> names a pool);
+#: replaced whole when poollists.active() is another object, cleared at 4096 names
+_DNS_POOL_MEMO: list[tuple[object, dict[str, bool]]] = [(None, {})]
 
 
 def could_be_mining(payload: bytes) -> bool:
@@ -412,16 +415,32 @@ class FlowTable:
         """A DNS response (UDP, port 53, QR set) sent to ``dst`` at ``ts``: remember the names it
         gives addresses, and pool names a host looked up. The fast path's kernel calls this for
         the responses of the DNS flows it keeps (``add`` does for the flows this table holds)."""
-        msg = dns_parser.parse_dns(payload)
-        if msg is None or not msg.qr:
+        found = dns_parser.answered_addresses(payload)  # what parse_dns gives for these, only
+        if found is None:
             return
-        asked = msg.questions[0].name if msg.questions else None
-        if asked and poollists.active().pool_for_host(asked) is not None and len(self.pool_names_seen) < MAX_DOWNLOADS:
-            self.pool_names_seen.append((dst, "dns", asked.rstrip(".").lower()[:253]))
-        for answer in msg.answers:
-            if answer.rtype in (1, 28) and answer.data and len(self.dns_names) < MAX_DNS_NAMES:
-                # the name the client asked for, not the end of a CNAME chain: that is the pool's name
-                self.dns_names[answer.data] = DnsName((asked or answer.name).rstrip(".").lower()[:253], ts)
+        asked, addresses = found
+        if asked:
+            intel = poollists.active()
+            filled_under, pools = _DNS_POOL_MEMO[0]  # one read: another thread may replace the pair
+            if filled_under is not intel:
+                pools = {}
+                _DNS_POOL_MEMO[0] = (intel, pools)
+            is_pool = pools.get(asked)
+            if is_pool is None:
+                is_pool = intel.pool_for_host(asked) is not None
+                if len(pools) >= 4096:
+                    pools.clear()
+                pools[asked] = is_pool
+            if is_pool and len(self.pool_names_seen) < MAX_DOWNLOADS:
+                self.pool_names_seen.append((dst, "dns", asked.rstrip(".").lower()[:253]))
+        names = self.dns_names
+        raw, name = None, ""
+        # the name the client asked for, not the end of a CNAME chain: that is the pool's name
+        for address, owner_name in addresses:
+            if len(names) < MAX_DNS_NAMES:
+                if owner_name is not raw:
+                    raw, name = owner_name, owner_name.rstrip(".").lower()[:253]
+                names[address] = DnsName(name, ts)
 
     # -- lifecycle ----------------------------------------------------------------------------
     def _ignore(self, flow: Flow) -> None:

@@ -5,6 +5,10 @@ Public functions:
 - :func:`parse_dns` (one message, UDP payload or one TCP frame) -> :class:`DnsMessage` or None
 - :func:`split_tcp_dns` (DNS over TCP, RFC 1035 §4.2.2 / RFC 7766 §8: each message preceded by a
   2-byte length) -> complete messages plus the unconsumed tail
+- :func:`answered_addresses` (one response) -> the first question's name and the A / AAAA
+  addresses of the answer section: exactly what ``parse_dns`` gives for them, without building
+  the other records (the per-response hot path of a scan)
+- :func:`ipv6_text` (16 bytes) -> the text ``str(ipaddress.IPv6Address(raw))`` gives, faster
 
 ``parse_dns`` returns None only when the 12-byte header is missing or the input cannot be a DNS
 message (longer than 65535 bytes). Damage after the header does not raise: the sections decoded
@@ -21,7 +25,7 @@ from __future__ import annotations
 
 import ipaddress
 import struct
-from socket import inet_ntoa
+from socket import AF_INET6, inet_ntoa, inet_ntop
 from typing import NamedTuple
 
 __all__ = [
@@ -29,6 +33,8 @@ __all__ = [
     "DnsMessage",
     "DnsQuestion",
     "DnsRecord",
+    "answered_addresses",
+    "ipv6_text",
     "parse_dns",
     "split_tcp_dns",
 ]
@@ -37,6 +43,7 @@ _HEADER = struct.Struct("!HHHHHH")  # id, flags, qdcount, ancount, nscount, arco
 _QFIXED = struct.Struct("!HH")  # qtype, qclass
 _RRFIXED = struct.Struct("!HHIH")  # type, class, ttl, rdlength
 _U16 = struct.Struct("!H")
+_COUNTS = struct.Struct("!HH")  # qdcount, ancount (at offset 4)
 
 MAX_MESSAGE = 65535  #: RFC 1035 §4.2.2: a DNS message fits a 16-bit length
 MAX_NAME = 255  #: RFC 1035 §2.3.4: octets in a name, length bytes included
@@ -172,6 +179,127 @@ def split_tcp_dns(stream: bytes) -> tuple[list[bytes], bytes]:
     return messages, stream[pos:]
 
 
+def answered_addresses(msg: bytes) -> tuple[str | None, list[tuple[str, str]]] | None:
+    """The addresses a DNS response gives, as ``parse_dns`` decodes them, and nothing else.
+
+    None when ``parse_dns(msg)`` is None or the message is not a response (QR clear). Otherwise
+    ``(asked, addresses)``: ``asked`` is the first question's name (None when the message has no
+    complete first question), ``addresses`` lists ``(address text, name)`` for each A record with
+    4 bytes of RDATA and each AAAA record with 16, in the order of the answer section, where
+    ``name`` is ``asked`` or, in a message without a question, the record's own name. Exactly
+    the records ``parse_dns`` decodes into ``answers`` (every question must decode before the
+    answers do; decoding stops at the first damaged record), with its texts. Names that are only
+    skipped are checked as ``parse_dns`` checks them (pointer direction, 128 pointers, 255
+    octets, label types, bounds), each pointer target's tail once per message.
+    """
+    n = len(msg)
+    if n < 12 or n > MAX_MESSAGE or not msg[2] & 0x80:
+        return None
+    qd, an = _COUNTS.unpack_from(msg, 4)
+    asked: str | None = None
+    addresses: list[tuple[str, str]] = []
+    tails: dict[int, int] = {}  # pointer target -> octets its labels add, or -1: undecodable
+    pos = 12
+    if qd:
+        # most first questions are in-line labels seen before: known by their bytes
+        zero = msg.find(0, 12)
+        asked = _PLAIN_NAMES.get(msg[12 : zero + 1]) if zero > 12 else None
+        if asked is not None:
+            pos = zero + 1
+        else:
+            try:
+                asked, pos = _name(msg, 12)
+            except _Malformed:
+                return None, addresses
+            if _plain_end(msg, 12, n) != pos:
+                zero = -1  # a pointer: not cached
+            else:  # no pointer: the text depends on these bytes only
+                if len(_PLAIN_NAMES) >= MAX_PLAIN_NAMES:
+                    _PLAIN_NAMES.clear()
+                _PLAIN_NAMES[msg[12:pos]] = asked
+                zero = pos - 1
+        if pos + 4 > n:  # the first question is incomplete: parse_dns keeps no question
+            return None, addresses
+        if zero == pos - 1:  # in-line labels only: what a pointer to 12 adds (the usual owner)
+            tails[12] = pos - 13
+        pos += 4
+        for _ in range(min(qd, MAX_RECORDS) - 1):
+            pos = _skip_name(msg, pos, n, tails)
+            if pos < 0 or pos + 4 > n:
+                return asked, addresses
+            pos += 4
+    for _ in range(min(an, MAX_RECORDS)):
+        if asked is None:
+            try:
+                owner, pos = _name(msg, pos)
+            except _Malformed:
+                break
+        else:
+            owner = asked
+            if pos + 1 < n and msg[pos] >= 0xC0:  # the usual owner: one pointer (_skip_name, inlined)
+                target = ((msg[pos] & 0x3F) << 8) | msg[pos + 1]
+                if target >= pos:
+                    break
+                tail = tails.get(target)
+                if tail is None:
+                    tail = tails[target] = _tail_octets(msg, target, n)
+                if tail < 0:  # a tail is at most 254 octets: 1 + tail fits the 255
+                    break
+                pos += 2
+            else:
+                pos = _skip_name(msg, pos, n, tails)
+                if pos < 0:
+                    break
+        start = pos + 10  # type, class, TTL, RDLENGTH
+        if start > n:
+            break
+        end = start + (msg[pos + 8] << 8 | msg[pos + 9])
+        if end > n:
+            break
+        if not msg[pos]:
+            rtype, size = msg[pos + 1], end - start
+            if rtype == A and size == 4:
+                addresses.append((inet_ntoa(msg[start:end]), owner))
+            elif rtype == AAAA and size == 16:
+                addresses.append((ipv6_text(msg[start:end]), owner))
+        pos = end
+    return asked, addresses
+
+
+def ipv6_text(raw: bytes) -> str:
+    """``str(ipaddress.IPv6Address(raw))`` for 16 bytes: the C library's ``inet_ntop`` where it
+    is known to print the same (RFC 5952 compression, first longest run, no single-group
+    ``::``), ``ipaddress`` for the ::/80 forms that C libraries print with a dotted quad."""
+    if _NTOP_AGREES and raw[:10] != _ZERO10:
+        return inet_ntop(AF_INET6, raw)
+    return str(ipaddress.IPv6Address(raw))
+
+
+_ZERO10 = bytes(10)
+#: in-line names (wire bytes, terminating zero included) -> their text, for answered_addresses
+_PLAIN_NAMES: dict[bytes, str] = {}
+MAX_PLAIN_NAMES = 4096
+
+
+def _ntop_agrees() -> bool:
+    """True when this platform's inet_ntop prints what ipaddress prints for addresses outside
+    ::/80 (checked once, on forms where implementations have differed)."""
+    probes = ("2001:db8::1", "2001:db8:0:1:0:0:0:1", "1:0:2:0:0:3:0:0", "0:0:1::", "1::", "1:0:1:0:1:0:1:0",
+              "fe80::1:0:0:1", "64:ff9b::102:304", "0:0:0:0:1:ffff:102:304", "abcd:ef01:2345:6789:0:0:0:0",
+              "0:0:0:0:0:1:0:0", "2001:db8:0:0:1:0:0:1", "ff02::2", "1:2:3:4:5:6:7:8")
+    try:
+        for text in probes:
+            raw = ipaddress.IPv6Address(text).packed
+            if inet_ntop(AF_INET6, raw) != str(ipaddress.IPv6Address(raw)):
+                return False
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+_NTOP_AGREES = _ntop_agrees()
+
+
 # --- sections ------------------------------------------------------------------------------------
 
 
@@ -274,6 +402,75 @@ def _name(msg: bytes, pos: int) -> tuple[str, int]:
             raise _Malformed("label runs past the end of the message")
         labels.append(_label_text(msg[pos + 1 : pos + 1 + length]))
         pos += 1 + length
+
+
+def _skip_name(msg: bytes, pos: int, n: int, tails: dict[int, int]) -> int:
+    """The offset after the in-line part of the name at ``pos``, or -1 exactly where ``_name``
+    would raise. ``tails`` memoises, per pointer target, the octets of the labels the name
+    continues with from there (-1: undecodable); that is all the rest of the check needs."""
+    floor, octets = pos, 1
+    while pos < n:
+        length = msg[pos]
+        if not length:
+            return pos + 1
+        if length >= 0xC0:
+            if pos + 1 >= n:
+                return -1
+            target = ((length & 0x3F) << 8) | msg[pos + 1]
+            if target >= floor:
+                return -1
+            tail = tails.get(target)
+            if tail is None:
+                tail = tails[target] = _tail_octets(msg, target, n)
+            # _name: after this first pointer, at most 127 more (checked in the tail), <= 255 octets
+            return pos + 2 if tail >= 0 and octets + tail <= MAX_NAME else -1
+        if length & 0xC0:
+            return -1
+        octets += 1 + length
+        pos += 1 + length
+        if octets > MAX_NAME or pos > n:
+            return -1
+    return -1
+
+
+def _plain_end(msg: bytes, pos: int, n: int) -> int:
+    """The offset after the name at ``pos`` when it is in-line labels only (no pointer), else -1;
+    for a name ``_name`` has decoded (so within the 255 octets)."""
+    while pos < n:
+        length = msg[pos]
+        if not length:
+            return pos + 1
+        if length & 0xC0:
+            return -1
+        pos += 1 + length
+    return -1
+
+
+def _tail_octets(msg: bytes, pos: int, n: int) -> int:
+    """Octets of the labels of a name continued at ``pos`` (a pointer's target, after one
+    pointer), or -1 when ``_name`` would raise whatever came before (a tail is at least as
+    long as any name it ends, and had one pointer already)."""
+    floor, octets, jumps = pos, 0, 1
+    while pos < n:
+        length = msg[pos]
+        if not length:
+            return octets
+        if length >= 0xC0:
+            if pos + 1 >= n:
+                return -1
+            target = ((length & 0x3F) << 8) | msg[pos + 1]
+            jumps += 1
+            if target >= floor or jumps > MAX_POINTERS:
+                return -1
+            pos = floor = target
+            continue
+        if length & 0xC0:
+            return -1
+        octets += 1 + length
+        pos += 1 + length
+        if octets >= MAX_NAME or pos > n:
+            return -1
+    return -1
 
 
 def _label_text(raw: bytes) -> str:
