@@ -67,7 +67,8 @@
  *   Kernel(hints, unhinted_limit, idle_timeout, sweep_every, max_caplen, max_block, max_tags,
  *          max_ext_headers, addr_cache_size, packet_cls, prelude_cls, name6, seed, hold_acks=False,
  *          summary_cls=None, first_payloads=8, dns_events=False, pool_domains=None,
- *          download_magic=None, script_types=None, peek_bytes=64)
+ *          download_magic=None, script_types=None, peek_bytes=64, methods=None, message_limit=16,
+ *          foreign_limit=4)
  *   begin(kind)                       start a file: 0 = pcap, 1 = pcapng
  *   walk(buf, pos, base, final, budget) -> Batch    one walk in this thread (GIL released)
  *   feed(buf, pos, base, final, budget) -> (pos, status, events, need)   walk + list(batch)
@@ -80,7 +81,7 @@
  *                                     the flow table is emptied
  *   file_stats() -> (records, bytes, first_ts, last_ts, linktypes, unsupported, malformed,
  *                    truncated, decoded)
- *   counts() -> (flows_seen, distinct_ips, selected, held, tls_settled, http_settled)
+ *   counts() -> (flows_seen, distinct_ips, selected, held, tls_settled, http_settled, rpc_settled)
  *   Batch: iterator of event tuples; pos, status, need, decoded, barrier; close()
  *
  * No Python object is created for a packet that is not selected; memory grows with the number of
@@ -134,7 +135,9 @@
 enum { EV_PACKET = 0, EV_PRELUDE = 1, EV_SWEEP = 2, EV_WARN = 3, EV_FRAGMENT = 4, EV_ACKS = 5, EV_SUMMARY = 6,
        EV_DNS = 7 };
 enum { ST_MORE = 0, ST_NEED = 1, ST_DONE = 2 };
-enum { FLOW_EMPTY = 0, FLOW_NEW = 1, FLOW_PYTHON = 2, FLOW_IGNORED = 3, FLOW_HTTP = 4 };
+enum { FLOW_EMPTY = 0, FLOW_NEW = 1, FLOW_PYTHON = 2, FLOW_IGNORED = 3, FLOW_HELD = 4 };
+enum { HELD_GET = 0, HELD_LINES = 1, HELD_HTTP = 2 };
+enum { V_HAND = 0, V_HOLD = 1, V_SETTLE = 2 }; /* what a held flow's next packet decides */
 enum { KIND_PCAP = 0, KIND_PCAPNG = 1 };
 enum { DEC_NONE = 0, DEC_PACKET = 1, DEC_FRAGMENT = 2 };
 enum { ERR_NONE = 0, ERR_NOMEM = 1, ERR_VALUE = 2 };
@@ -150,6 +153,11 @@ enum { ERR_NONE = 0, ERR_NOMEM = 1, ERR_VALUE = 2 };
 #define MAX_MAGIC 16            /* download magic numbers (detector/behaviour.py DOWNLOAD_MAGIC) */
 #define MAX_SCRIPT_TYPES 32     /* script content types (detector/behaviour.py SCRIPT_TYPES) */
 #define HTTP_REQUEST_MAX 2048   /* longest GET segment held while its response is awaited */
+#define HELD_PACKETS 40         /* packets a held flow keeps (then it is handed over) */
+#define HELD_BYTES (16 << 10)   /* payload bytes a held flow keeps */
+#define MAX_HELD_FLOWS 8192     /* flows held at once (beyond, flows are handed over at once):
+                                 * with the two limits above, at most ~160 MB */
+#define JSON_DEPTH 32           /* nesting the kernel's JSON check follows (deeper: handed over) */
 #define HTTP_RESPONSE_MAX 65535 /* longest response segment the settle rule reads */
 #define HTTP_HEADER_LINES 200   /* Framer._http_head reads lines[1:200] */
 #define HTTP_VALUE_MAX 1024     /* ... and keeps value.strip()[:1024] */
@@ -231,20 +239,33 @@ typedef struct {
     uint64_t held_packets[2], held_bytes[2];
     double held_ts;
     double py_ts;             /* the flow's last_ts as FlowTable holds it */
-    struct HttpWait *http;    /* HTTP flows: the GET request held while its response is awaited */
+    struct Held *held_pkts;   /* HELD flows: their packets so far */
     uint32_t first_len[MAX_FIRST_PAYLOADS]; /* lengths of the first payload packets */
 } Flow;
 
-/* An HTTP flow's GET request, held by the kernel until the response head settles the flow or
- * something else hands it over (see http_defers). The flow's counts before the request are the
- * Prelude's, should it be handed over; the request is then its first packet. */
-typedef struct HttpWait {
-    Pkt req;                  /* payload points at data */
-    uint8_t dir;              /* the request's direction */
+/* The packets of a HELD flow (see "Holding flows" below): copies, with the flow's counts before
+ * the first of them (the Prelude's, should the flow be handed over) and what they told so far. */
+typedef struct Held {
     uint64_t packets[2], bytes[2], payload[2];
     double last_ts;
-    uint8_t data[];
-} HttpWait;
+    uint8_t fin, rst;
+    uint8_t mode;             /* HELD_GET, HELD_LINES, HELD_HTTP */
+    uint8_t dir;              /* direction of the first held packet */
+    uint8_t has_next;         /* bit d: next[d] is set */
+    uint32_t next[2];         /* where each direction's stream stands (FlowTable's Reassembler) */
+    uint32_t messages, foreign; /* FlowTable's flow.messages and flow.foreign */
+    uint32_t n;               /* packets held */
+    Pkt pkts[HELD_PACKETS];   /* payload: NULL until handed over; off[i] into data */
+    uint32_t off[HELD_PACKETS];
+    uint8_t *data;
+    size_t used, cap;
+} Held;
+
+static void held_free(struct Held *h) {
+    if (h == NULL) return;
+    PyMem_RawFree(h->data);
+    PyMem_RawFree(h);
+}
 
 /* One distinct address (the "IPs screened" set). */
 typedef struct {
@@ -252,11 +273,18 @@ typedef struct {
     uint8_t addr[16];
 } IpSlot;
 
-/* One pool domain of the settle rule: its bytes in Kernel.pool_blob. */
+/* A set of strings (pool domains, JSON-RPC method names): open addressing over their hashes,
+ * their bytes in one blob. */
 typedef struct {
     uint64_t hash;            /* 0: empty slot */
     size_t off, len;
-} PoolName;
+} StrSlot;
+
+typedef struct {
+    char *blob;
+    StrSlot *slots;
+    size_t cap;               /* 0: empty set */
+} StrSet;
 
 /* Address text cache entry (texts of selected packets' addresses). */
 typedef struct {
@@ -344,7 +372,7 @@ typedef struct {
     size_t n_text, cap_text;
     uint64_t *applied;        /* serial numbers whose ignore this walk applied before walking */
     size_t n_applied, cap_applied;
-    HttpWait **owned;         /* held requests handed over: their events point into them */
+    struct Held **owned;      /* held packets handed over: their events point into them */
     size_t n_owned, cap_owned;
     Py_ssize_t pos, need;
     int status;               /* ST_*, or -1: err says why */
@@ -393,9 +421,7 @@ typedef struct {
     int dns_events;
     /* ordinary TLS settled here (pool_domains given): the pool domains, a set of strings */
     int settle_tls;
-    char *pool_blob;
-    PoolName *pool_names;
-    size_t pool_cap;
+    StrSet pools;
     /* --- walk state: used by one walk at a time (walker thread, or the caller's) --- */
     /* flows: open addressing, linear probing, backward-shift deletion */
     Flow *flows;
@@ -422,6 +448,12 @@ typedef struct {
     int n_script;
     Py_ssize_t peek_bytes;    /* detector/reassembly.py PEEK_BYTES */
     uint64_t http_settled;
+    /* JSON-RPC without a mining method settled here (methods given) */
+    int settle_rpc;
+    StrSet methods;           /* every method some mining dialect claims */
+    uint32_t message_limit, foreign_limit; /* detector/flows.py UNCONFIRMED_MESSAGE_LIMIT, FOREIGN_METHOD_LIMIT */
+    uint64_t rpc_settled;
+    size_t held_flows;        /* flows in state HELD */
     /* current file */
     FileState fs;
     /* current walk */
@@ -536,16 +568,18 @@ static int flow_grow(Kernel *k) {
     return 0;
 }
 
-/* Let go of a flow's held HTTP request (the flow ends or starts over). */
-static inline void flow_drop_http(Flow *f) {
-    PyMem_RawFree(f->http);
-    f->http = NULL;
+/* Let go of a held flow's packets (the flow ends, starts over or is settled). */
+static inline void flow_drop_held(Kernel *k, Flow *f) {
+    if (f->held_pkts == NULL) return;
+    held_free(f->held_pkts);
+    f->held_pkts = NULL;
+    k->held_flows--;
 }
 
 /* Remove the flow at slot i; later entries of its probe run shift back (no tombstones). */
 static void flow_remove_at(Kernel *k, size_t i) {
     size_t mask = k->cap - 1;
-    flow_drop_http(&k->flows[i]);
+    flow_drop_held(k, &k->flows[i]);
     size_t j = i;
     for (;;) {
         j = (j + 1) & mask;
@@ -564,7 +598,7 @@ static void flow_remove_at(Kernel *k, size_t i) {
 
 /* A new flow instance from its first packet (Flow.__init__). */
 static void flow_init(Kernel *k, Flow *f, const Pkt *p, uint64_t h) {
-    flow_drop_http(f);
+    flow_drop_held(k, f);
     memset(f, 0, sizeof(Flow));
     memcpy(f->a, p->src, 16);
     memcpy(f->b, p->dst, 16);
@@ -749,7 +783,7 @@ static BatchData *batch_alloc(void) { return PyMem_RawCalloc(1, sizeof(BatchData
 
 static void batch_free(BatchData *b) {
     if (b == NULL) return;
-    for (size_t i = 0; i < b->n_owned; i++) PyMem_RawFree(b->owned[i]);
+    for (size_t i = 0; i < b->n_owned; i++) held_free(b->owned[i]);
     PyMem_RawFree(b->owned);
     PyMem_RawFree(b->ev);
     PyMem_RawFree(b->flows);
@@ -891,7 +925,7 @@ static int flush_held(Kernel *k) {
     Flow **list = NULL;
     for (size_t i = 0; i < k->cap; i++) {
         Flow *f = &k->flows[i];
-        if (f->state != FLOW_PYTHON || !f->held) continue; /* an HTTP flow's wait for its request */
+        if (f->state != FLOW_PYTHON || !f->held) continue;
         if (reserve((void **)&list, &cap, n, sizeof(Flow *), 64) < 0) {
             PyMem_RawFree(list);
             return fail_nomem(k);
@@ -983,15 +1017,23 @@ static uint64_t name_hash(const char *s, size_t n) {
     return h ? h : 1;
 }
 
-static int pool_has(const Kernel *k, const char *s, size_t n) {
-    if (k->pool_cap == 0) return 0;
+static int strset_has(const StrSet *set, const char *s, size_t n) {
+    if (set->cap == 0) return 0;
     uint64_t h = name_hash(s, n);
-    size_t mask = k->pool_cap - 1;
+    size_t mask = set->cap - 1;
     for (size_t i = h & mask;; i = (i + 1) & mask) {
-        const PoolName *e = &k->pool_names[i];
+        const StrSlot *e = &set->slots[i];
         if (e->hash == 0) return 0;
-        if (e->hash == h && e->len == n && memcmp(k->pool_blob + e->off, s, n) == 0) return 1;
+        if (e->hash == h && e->len == n && memcmp(set->blob + e->off, s, n) == 0) return 1;
     }
+}
+
+static inline int pool_has(const Kernel *k, const char *s, size_t n) { return strset_has(&k->pools, s, n); }
+
+static void strset_free(StrSet *set) {
+    PyMem_RawFree(set->slots);
+    PyMem_RawFree(set->blob);
+    memset(set, 0, sizeof(*set));
 }
 
 /* A lower-cased name that compares plainly: 1..253 characters of [a-z0-9_-] labels joined by
@@ -1073,20 +1115,26 @@ static int tls_settles(Kernel *k, const Flow *f, const Pkt *p, int d) {
 }
 
 /* ------------------------------------------------------------------------------------------ */
-/* Settling ordinary HTTP in the kernel (download_magic given).                                */
+/* Holding flows: ordinary HTTP (download_magic given) and JSON-RPC without a mining method     */
+/* (methods given), settled in the kernel.                                                    */
 /*                                                                                            */
-/* FlowTable inspects an HTTP flow from its request: the request's head only names the URL     */
-/* (flow.request); the response's head then settles the flow — a JSON (or unlabelled JSON-     */
-/* looking) body is followed, anything else is ignored after noting a download of a script or  */
-/* executable (classify_download). The kernel takes the commonest case itself: a GET whose head */
-/* fills its segment exactly (no body, no Content-Length or Transfer-Encoding header) is held  */
-/* back (FLOW_HTTP) with the flow's counts before it; pure ACKs are held as for a PYTHON flow. */
-/* The next other packet either is the response's first segment, the other direction's next   */
-/* byte, with its whole head and some body in it, a head of printable ASCII with CRLF lines    */
-/* only, no Transfer-/Content-Encoding, and a Content-Type FlowTable would ignore with no      */
-/* download — then the flow is settled (ignored) as FlowTable would at that very segment — or  */
-/* anything else, and the flow is handed over as it would have been at the request: Prelude,   */
-/* the request, the held ACKs' counts, then this packet.                                       */
+/* FlowTable inspects a flow from its first hinted segment. Many such flows are settled by     */
+/* FlowTable without recording anything: a GET whose response is neither JSON nor a download   */
+/* (FlowTable._http_head ignores the flow at the response head), and JSON-RPC whose first       */
+/* messages are other protocols' methods (web3, wallets, Zabbix: ignored at FOREIGN_METHOD_LIMIT */
+/* such requests or UNCONFIRMED_MESSAGE_LIMIT messages). The kernel takes those decisions      */
+/* itself where it is certain to decide the same, at the same segment: instead of handing the  */
+/* flow over it holds it (FLOW_HELD), keeping a copy of every packet from the first hinted one  */
+/* and the flow's counts before it, and reads each new segment as FlowTable's Reassembler and  */
+/* Framer would: the direction's next byte, whole lines or whole HTTP messages, heads of        */
+/* printable ASCII with CRLF lines, JSON checked against RFC 8259 (printable ASCII, no NaN, no  */
+/* deeper than JSON_DEPTH; what Python's json accepts beyond that only hands the flow over).   */
+/* Each segment either keeps the flow held, settles it (FLOW_IGNORED, as FlowTable's ignore),   */
+/* or — anything unusual, a method some mining dialect claims, a SYN, too many packets — hands  */
+/* the flow over as it would have been at its first hinted segment: the Prelude, then every     */
+/* held packet, then this one. FlowTable then sees exactly the packets of the pure path. A flow */
+/* that ends held (FIN/RST, then replaced, idle, swept or at the end of the scan) is dropped:   */
+/* FlowTable would end it with no session, whole lines and messages only, nothing to flush.    */
 
 /* Case-insensitive substring test (needle in lower case) over s[:n]. */
 static int has_icase(const uint8_t *s, Py_ssize_t n, const char *needle) {
@@ -1100,48 +1148,233 @@ static int has_icase(const uint8_t *s, Py_ssize_t n, const char *needle) {
 }
 
 static inline int sp_tab(uint8_t c) { return c == ' ' || c == '\t'; }
+static inline int json_ws(uint8_t c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+static inline int bytes_ws(uint8_t c) { return json_ws(c) || c == 0x0b || c == 0x0c; } /* bytes.strip() */
 
-/* The flow's first hinted segment p (direction d, flow NEW) is a GET the kernel may hold. */
-static int http_defers(const Kernel *k, const Flow *f, const Pkt *p, int d) {
-    if (!k->settle_http || p->proto != TCP || (p->flags & (F_SYN | F_FIN | F_RST))) return 0;
-    if (p->plen < 8 || p->plen > HTTP_REQUEST_MAX || memcmp(p->payload, "GET ", 4) != 0) return 0;
-    if (((f->has_seq >> d) & 1) && f->next_seq[d] != p->seq) return 0; /* not the next byte */
-    const uint8_t *end = memmem(p->payload, (size_t)p->plen, "\r\n\r\n", 4);
-    if (end == NULL || end + 4 != p->payload + p->plen) return 0;
-    return !has_icase(p->payload, p->plen, "content-length") && !has_icase(p->payload, p->plen, "transfer-encoding");
+/* --- JSON (RFC 8259) over printable ASCII: 1 valid, 0 not (or not sure) ---------------------- */
+
+typedef struct {
+    const uint8_t *s;
+    Py_ssize_t n, i;
+} Js;
+
+static void js_ws(Js *j) {
+    while (j->i < j->n && json_ws(j->s[j->i])) j->i++;
 }
 
-/* Hold the request p of flow f (direction d), before it is counted. 0, or -1 out of memory. */
-static int http_hold(Kernel *k, Flow *f, const Pkt *p, int d) {
-    HttpWait *w = PyMem_RawMalloc(sizeof(HttpWait) + (size_t)p->plen);
-    if (w == NULL) return fail_nomem(k);
-    memcpy(w->data, p->payload, (size_t)p->plen);
-    w->req = *p;
-    w->req.payload = w->data;
-    w->req.obj = NULL;
-    w->dir = (uint8_t)d;
-    memcpy(w->packets, f->packets, sizeof(w->packets));
-    memcpy(w->bytes, f->bytes, sizeof(w->bytes));
-    memcpy(w->payload, f->payload, sizeof(w->payload));
-    w->last_ts = f->last_ts;
-    f->http = w;
-    f->state = FLOW_HTTP;
+/* A string at j->i (the opening quote); *escaped: it holds a backslash escape. */
+static int js_string(Js *j, int *escaped) {
+    *escaped = 0;
+    j->i++;
+    while (j->i < j->n) {
+        uint8_t c = j->s[j->i++];
+        if (c == '"') return 1;
+        if (c < 0x20 || c > 0x7e) return 0;
+        if (c == '\\') {
+            *escaped = 1;
+            if (j->i >= j->n) return 0;
+            c = j->s[j->i++];
+            if (c == 'u') {
+                for (int x = 0; x < 4; x++, j->i++) {
+                    if (j->i >= j->n) return 0;
+                    uint8_t h = j->s[j->i];
+                    if (!((h >= '0' && h <= '9') || (h >= 'a' && h <= 'f') || (h >= 'A' && h <= 'F'))) return 0;
+                }
+            } else if (!strchr("\"\\/bfnrt", c) || c == 0) {
+                return 0;
+            }
+        }
+    }
     return 0;
 }
 
-/* p (direction d) is the response segment on which FlowTable would ignore the HTTP flow f,
- * recording nothing. */
-static int http_settles(const Kernel *k, const Flow *f, const Pkt *p, int d) {
-    const uint8_t *m = p->payload;
-    Py_ssize_t n = p->plen;
-    if (d == f->http->dir || (p->flags & F_SYN) || n < 12 || n > HTTP_RESPONSE_MAX) return 0;
-    if (((f->has_seq >> d) & 1) && f->next_seq[d] != p->seq) return 0; /* not the next byte */
-    if (memcmp(m, "HTTP/1.", 7) != 0) return 0;
+static int js_digits(Js *j) {
+    Py_ssize_t start = j->i;
+    while (j->i < j->n && j->s[j->i] >= '0' && j->s[j->i] <= '9') j->i++;
+    return j->i > start;
+}
+
+static int js_number(Js *j) {
+    if (j->s[j->i] == '-') j->i++;
+    if (j->i >= j->n) return 0;
+    if (j->s[j->i] == '0') j->i++;
+    else if (!js_digits(j)) return 0;
+    if (j->i < j->n && j->s[j->i] == '.') {
+        j->i++;
+        if (!js_digits(j)) return 0;
+    }
+    if (j->i < j->n && (j->s[j->i] == 'e' || j->s[j->i] == 'E')) {
+        j->i++;
+        if (j->i < j->n && (j->s[j->i] == '+' || j->s[j->i] == '-')) j->i++;
+        if (!js_digits(j)) return 0;
+    }
+    return 1;
+}
+
+static int js_word(Js *j, const char *w) {
+    size_t m = strlen(w);
+    if (j->n - j->i < (Py_ssize_t)m || memcmp(j->s + j->i, w, m) != 0) return 0;
+    j->i += (Py_ssize_t)m;
+    return 1;
+}
+
+static int js_value(Js *j, int depth);
+
+/* An object's members after its '{' (at depth), up to its '}'. With top set, what
+ * detector.jsonrpc.message_from_object reads: the last "method" member's value, and whether
+ * "result" or "error" is a key. Keys with escapes there: not sure (0). */
+typedef struct {
+    int method;               /* 0 absent, 1 null, 2 string (method_at/len), 3 anything else */
+    Py_ssize_t method_at, method_len;
+    int answer;               /* a "result" or "error" key */
+} Top;
+
+static int js_members(Js *j, int depth, Top *top) {
+    js_ws(j);
+    if (j->i < j->n && j->s[j->i] == '}') {
+        j->i++;
+        return 1;
+    }
+    for (;;) {
+        js_ws(j);
+        if (j->i >= j->n || j->s[j->i] != '"') return 0;
+        Py_ssize_t key = j->i + 1;
+        int escaped;
+        if (!js_string(j, &escaped)) return 0;
+        Py_ssize_t key_len = j->i - 1 - key;
+        js_ws(j);
+        if (j->i >= j->n || j->s[j->i] != ':') return 0;
+        j->i++;
+        js_ws(j);
+        Py_ssize_t value = j->i;
+        if (j->i >= j->n) return 0;
+        if (top != NULL) {
+            if (escaped) return 0;
+            if (key_len == 6 && memcmp(j->s + key, "method", 6) == 0) {
+                uint8_t c = j->s[value];
+                if (c == '"') {
+                    if (!js_string(j, &escaped) || escaped) return 0;
+                    top->method = 2;
+                    top->method_at = value + 1;
+                    top->method_len = j->i - 1 - top->method_at;
+                } else {
+                    if (!js_value(j, depth + 1)) return 0;
+                    top->method = (j->i - value == 4 && memcmp(j->s + value, "null", 4) == 0) ? 1 : 3;
+                }
+                goto next;
+            }
+            if ((key_len == 6 && memcmp(j->s + key, "result", 6) == 0) ||
+                (key_len == 5 && memcmp(j->s + key, "error", 5) == 0))
+                top->answer = 1;
+        }
+        if (!js_value(j, depth + 1)) return 0;
+    next:
+        js_ws(j);
+        if (j->i >= j->n) return 0;
+        uint8_t c = j->s[j->i++];
+        if (c == '}') return 1;
+        if (c != ',') return 0;
+    }
+}
+
+static int js_value(Js *j, int depth) {
+    if (depth > JSON_DEPTH || j->i >= j->n) return 0;
+    uint8_t c = j->s[j->i];
+    int escaped;
+    switch (c) {
+    case '{':
+        j->i++;
+        return js_members(j, depth, NULL);
+    case '[':
+        j->i++;
+        js_ws(j);
+        if (j->i < j->n && j->s[j->i] == ']') {
+            j->i++;
+            return 1;
+        }
+        for (;;) {
+            js_ws(j);
+            if (!js_value(j, depth + 1)) return 0;
+            js_ws(j);
+            if (j->i >= j->n) return 0;
+            c = j->s[j->i++];
+            if (c == ']') return 1;
+            if (c != ',') return 0;
+        }
+    case '"':
+        return js_string(j, &escaped);
+    case 't':
+        return js_word(j, "true");
+    case 'f':
+        return js_word(j, "false");
+    case 'n':
+        return js_word(j, "null");
+    default:
+        return (c == '-' || (c >= '0' && c <= '9')) && js_number(j);
+    }
+}
+
+/* s[:n] is one JSON object, then only JSON whitespace: what it tells FlowTable._message. */
+static int rpc_object(const uint8_t *s, Py_ssize_t n, Top *top) {
+    memset(top, 0, sizeof(*top));
+    Js j = {s, n, 0};
+    js_ws(&j);
+    if (j.i >= n || s[j.i] != '{') return 0;
+    j.i++;
+    if (!js_members(&j, 1, top)) return 0;
+    js_ws(&j);
+    return j.i == n;
+}
+
+/* One message of a held JSON-RPC flow (FlowTable._message with no session yet). */
+static int rpc_message(const Kernel *k, Held *h, const uint8_t *s, Py_ssize_t n) {
+    Top top;
+    if (!rpc_object(s, n, &top)) return V_HAND;
+    if (top.method == 2) {
+        if (strset_has(&k->methods, (const char *)s + top.method_at, (size_t)top.method_len)) return V_HAND;
+        h->foreign++;
+    } else if (top.method == 3 || !top.answer) {
+        return V_HAND; /* no Message: FlowTable counts it without checking its limits */
+    }
+    h->messages++;
+    return h->messages >= k->message_limit || h->foreign >= k->foreign_limit ? V_SETTLE : V_HOLD;
+}
+
+/* A segment of a held JSON-lines flow: whole lines, each an object (Framer._lines: split at
+ * LF, blank lines skipped; parse_message: '{' first, then the object, then whitespace). */
+static int rpc_lines(const Kernel *k, Held *h, const uint8_t *m, Py_ssize_t n) {
+    if (n == 0 || m[n - 1] != '\n') return V_HAND;
+    Py_ssize_t pos = 0;
+    while (pos < n) {
+        const uint8_t *nl = memchr(m + pos, '\n', (size_t)(n - pos));
+        Py_ssize_t stop = nl - m, i = pos;
+        while (i < stop && bytes_ws(m[i])) i++;
+        if (i < stop) {
+            if (m[pos] != '{') return V_HAND;
+            int v = rpc_message(k, h, m + pos, stop - pos);
+            if (v != V_HOLD) return v;
+        }
+        pos = stop + 1;
+    }
+    return V_HOLD;
+}
+
+/* The head of an HTTP message m[:n] as Framer._http_head reads it, where certain: 0 not sure;
+ * else *body is where the body starts, and the last Content-Type and Content-Length values among
+ * lines[1:200] (value.strip()[:1024]; NULL when absent) are given. A plain head: printable ASCII
+ * and tabs with CRLF line ends (latin-1 text that splitlines() cuts at CRLF only and strip()
+ * trims of spaces and tabs only), ended by CRLF CRLF, no Transfer- or Content-Encoding. */
+typedef struct {
+    Py_ssize_t body;
+    const uint8_t *ctype, *length;
+    Py_ssize_t ctype_len, length_len;
+} Head;
+
+static int http_head(const uint8_t *m, Py_ssize_t n, Head *out) {
+    memset(out, 0, sizeof(*out));
     const uint8_t *e = memmem(m, (size_t)n, "\r\n\r\n", 4);
     if (e == NULL) return 0;
-    Py_ssize_t head = e - m, body = head + 4;
-    if (body >= n) return 0; /* no body byte yet: FlowTable's head frame waits for one */
-    /* latin-1 text that splitlines() cuts at CRLF only and strip() trims of spaces and tabs only */
+    Py_ssize_t head = e - m;
     for (Py_ssize_t i = 0; i < head; i++) {
         uint8_t c = m[i];
         if (c == '\r') {
@@ -1152,86 +1385,219 @@ static int http_settles(const Kernel *k, const Flow *f, const Pkt *p, int d) {
         }
     }
     if (has_icase(m, head, "transfer-encoding") || has_icase(m, head, "content-encoding")) return 0;
-    /* headers.get("content-type", "").lower(): the last such line among lines[1:200] */
-    const uint8_t *ct = NULL;
-    Py_ssize_t ct_len = 0;
     Py_ssize_t pos = 0;
     for (int line = 0; pos <= head && line < HTTP_HEADER_LINES; line++) {
         const uint8_t *nl = memmem(m + pos, (size_t)(head - pos), "\r\n", 2);
         Py_ssize_t stop = nl ? nl - m : head;
-        if (line > 0) {
-            const uint8_t *colon = memchr(m + pos, ':', (size_t)(stop - pos));
-            if (colon != NULL) {
-                Py_ssize_t a = pos, z = colon - m;
-                while (a < z && sp_tab(m[a])) a++;
-                while (z > a && sp_tab(m[z - 1])) z--;
-                if (z - a == 12 && has_icase(m + a, 12, "content-type")) {
-                    Py_ssize_t va = (colon - m) + 1, vz = stop;
-                    while (va < vz && sp_tab(m[va])) va++;
-                    while (vz > va && sp_tab(m[vz - 1])) vz--;
-                    ct = m + va;
-                    ct_len = vz - va < HTTP_VALUE_MAX ? vz - va : HTTP_VALUE_MAX;
+        const uint8_t *colon = line > 0 ? memchr(m + pos, ':', (size_t)(stop - pos)) : NULL;
+        if (colon != NULL) {
+            Py_ssize_t a = pos, z = colon - m;
+            while (a < z && sp_tab(m[a])) a++;
+            while (z > a && sp_tab(m[z - 1])) z--;
+            int is_type = z - a == 12 && has_icase(m + a, 12, "content-type");
+            int is_length = z - a == 14 && has_icase(m + a, 14, "content-length");
+            if (is_type || is_length) {
+                Py_ssize_t va = (colon - m) + 1, vz = stop;
+                while (va < vz && sp_tab(m[va])) va++;
+                while (vz > va && sp_tab(m[vz - 1])) vz--;
+                Py_ssize_t len = vz - va < HTTP_VALUE_MAX ? vz - va : HTTP_VALUE_MAX;
+                if (is_type) {
+                    out->ctype = m + va;
+                    out->ctype_len = len;
+                } else {
+                    out->length = m + va;
+                    out->length_len = len;
                 }
             }
         }
         pos = stop + 2;
     }
-    if (has_icase(ct, ct_len, "json")) return 0;
-    Py_ssize_t peek = n - body < k->peek_bytes ? n - body : k->peek_bytes;
-    const uint8_t *prefix = m + body;
+    out->body = head + 4;
+    return 1;
+}
+
+/* A response head's verdict in FlowTable._http_head (no session): V_SETTLE — ignored, nothing
+ * recorded; V_HOLD — JSON, followed; V_HAND — a download, or not sure. */
+static int http_verdict(const Kernel *k, const Head *hd, const uint8_t *prefix, Py_ssize_t peek) {
+    const uint8_t *ct = hd->ctype;
+    Py_ssize_t ct_len = hd->ctype_len;
+    if (has_icase(ct, ct_len, "json")) return V_HOLD;
     if (ct_len == 0) { /* JSON-looking without a type: prefix.lstrip()[:1] in (b"{", b"[") */
         Py_ssize_t i = 0;
-        while (i < peek && (sp_tab(prefix[i]) || prefix[i] == '\n' || prefix[i] == '\r' || prefix[i] == 0x0b ||
-                            prefix[i] == 0x0c))
-            i++;
-        if (i < peek && (prefix[i] == '{' || prefix[i] == '[')) return 0;
+        while (i < peek && bytes_ws(prefix[i])) i++;
+        if (i < peek && (prefix[i] == '{' || prefix[i] == '[')) return V_HOLD;
     }
     /* classify_download: a magic number, or a script's content type */
     for (int i = 0; i < k->n_magic; i++)
-        if (k->magic_len[i] <= peek && memcmp(prefix, k->magic[i], (size_t)k->magic_len[i]) == 0) return 0;
+        if (k->magic_len[i] <= peek && memcmp(prefix, k->magic[i], (size_t)k->magic_len[i]) == 0) return V_HAND;
     Py_ssize_t ma = 0, mz = ct_len;
     const uint8_t *semi = ct_len ? memchr(ct, ';', (size_t)ct_len) : NULL;
     if (semi != NULL) mz = semi - ct;
     while (ma < mz && sp_tab(ct[ma])) ma++;
     while (mz > ma && sp_tab(ct[mz - 1])) mz--;
     for (int i = 0; i < k->n_script; i++) {
-        Py_ssize_t len = k->script_len[i];
-        if (len == mz - ma) {
-            Py_ssize_t j = 0;
-            while (j < len) {
-                uint8_t c = ct[ma + j];
-                if ((uint8_t)(c >= 'A' && c <= 'Z' ? c + 32 : c) != (uint8_t)k->script[i][j]) break;
-                j++;
-            }
-            if (j == len) return 0;
-        }
+        Py_ssize_t len = k->script_len[i], j = 0;
+        if (len != mz - ma) continue;
+        while (j < len && (uint8_t)(ct[ma + j] >= 'A' && ct[ma + j] <= 'Z' ? ct[ma + j] + 32 : ct[ma + j]) ==
+                              (uint8_t)k->script[i][j])
+            j++;
+        if (j == len) return V_HAND;
     }
-    return 1;
+    return V_SETTLE;
 }
 
-/* Hand an HTTP flow over as it stood before its held request: Prelude, the request, then the
- * counts of the pure ACKs held since. The batch keeps the request's bytes until it is read. */
-static int http_handover(Kernel *k, Flow *f) {
-    HttpWait *w = f->http;
+/* A Content-Length value as Framer reads it (str.isdigit, then int): its value, or -1. */
+static Py_ssize_t http_length(const Head *hd) {
+    if (hd->length == NULL || hd->length_len == 0 || hd->length_len > 9) return -1;
+    Py_ssize_t v = 0;
+    for (Py_ssize_t i = 0; i < hd->length_len; i++) {
+        if (hd->length[i] < '0' || hd->length[i] > '9') return -1;
+        v = v * 10 + (hd->length[i] - '0');
+    }
+    return v;
+}
+
+/* A whole HTTP message in one segment of a held JSON-RPC-over-HTTP flow: a POST from the side
+ * that spoke first, a response from the other; its body exactly Content-Length bytes, one JSON
+ * object (parse_body). A response head FlowTable would ignore the flow at settles it. */
+static int rpc_http(const Kernel *k, Held *h, const uint8_t *m, Py_ssize_t n, int request) {
+    Head hd;
+    if (request ? (n < 5 || memcmp(m, "POST ", 5) != 0) : (n < 7 || memcmp(m, "HTTP/1.", 7) != 0)) return V_HAND;
+    if (!http_head(m, n, &hd) || hd.body >= n) return V_HAND;
+    if (!request) {
+        Py_ssize_t peek = n - hd.body < k->peek_bytes ? n - hd.body : k->peek_bytes;
+        int v = http_verdict(k, &hd, m + hd.body, peek);
+        if (v != V_HOLD) return v;
+    }
+    if (http_length(&hd) != n - hd.body || m[hd.body] != '{') return V_HAND;
+    return rpc_message(k, h, m + hd.body, n - hd.body);
+}
+
+/* The flow's first hinted segment p (direction d, flow NEW) is a GET the kernel may hold: its
+ * head fills the segment, with no Content-Length or Transfer-Encoding (no body to follow). */
+static int http_get(const Kernel *k, const Pkt *p) {
+    if (!k->settle_http || p->plen < 8 || p->plen > HTTP_REQUEST_MAX || memcmp(p->payload, "GET ", 4) != 0) return 0;
+    const uint8_t *end = memmem(p->payload, (size_t)p->plen, "\r\n\r\n", 4);
+    if (end == NULL || end + 4 != p->payload + p->plen) return 0;
+    return !has_icase(p->payload, p->plen, "content-length") && !has_icase(p->payload, p->plen, "transfer-encoding");
+}
+
+/* The response segment p on which FlowTable would ignore a held GET's flow, recording nothing. */
+static int http_settles(const Kernel *k, const Pkt *p) {
+    Head hd;
+    const uint8_t *m = p->payload;
+    Py_ssize_t n = p->plen;
+    if (n < 12 || memcmp(m, "HTTP/1.", 7) != 0 || !http_head(m, n, &hd)) return 0;
+    if (hd.body >= n) return 0; /* no body byte yet: FlowTable's head frame waits for one */
+    Py_ssize_t peek = n - hd.body < k->peek_bytes ? n - hd.body : k->peek_bytes;
+    return http_verdict(k, &hd, m + hd.body, peek) == V_SETTLE;
+}
+
+/* Keep a copy of p in the held flow; 0, or -1 out of memory. */
+static int held_add(Kernel *k, Held *h, const Pkt *p) {
+    if (h->used + (size_t)p->plen > h->cap) {
+        size_t cap = h->cap ? h->cap : 1024;
+        while (cap < h->used + (size_t)p->plen) cap *= 2;
+        uint8_t *data = PyMem_RawRealloc(h->data, cap);
+        if (data == NULL) return fail_nomem(k);
+        h->data = data;
+        h->cap = cap;
+    }
+    memcpy(h->data + h->used, p->payload, (size_t)p->plen);
+    h->off[h->n] = (uint32_t)h->used;
+    h->pkts[h->n] = *p;
+    h->pkts[h->n].payload = NULL;
+    h->pkts[h->n].obj = NULL;
+    h->used += (size_t)p->plen;
+    h->n++;
+    return 0;
+}
+
+/* The first hinted segment p (direction d) of NEW flow f: V_HOLD (f is now HELD), V_SETTLE (its
+ * first segment settles it), or V_HAND; -1 out of memory. Before p is counted. */
+static int held_start(Kernel *k, Flow *f, const Pkt *p, int d) {
+    if (p->proto != TCP || (p->flags & F_SYN) || p->plen > HELD_BYTES) return V_HAND;
+    if (k->held_flows >= MAX_HELD_FLOWS) return V_HAND;
+    if (((f->has_seq >> d) & 1) && f->next_seq[d] != p->seq) return V_HAND; /* not the next byte */
+    int mode;
+    if (http_get(k, p)) mode = HELD_GET;
+    else if (k->settle_rpc && (p->payload[0] == '{' || bytes_ws(p->payload[0]))) mode = HELD_LINES; /* not HTTP */
+    else if (k->settle_rpc && k->settle_http && p->plen >= 5 && memcmp(p->payload, "POST ", 5) == 0) mode = HELD_HTTP;
+    else return V_HAND;
+    Held *h = PyMem_RawCalloc(1, sizeof(Held));
+    if (h == NULL) return fail_nomem(k);
+    h->mode = (uint8_t)mode;
+    h->dir = (uint8_t)d;
+    memcpy(h->packets, f->packets, sizeof(h->packets));
+    memcpy(h->bytes, f->bytes, sizeof(h->bytes));
+    memcpy(h->payload, f->payload, sizeof(h->payload));
+    h->last_ts = f->last_ts;
+    h->fin = f->fin;
+    h->rst = f->rst;
+    h->has_next = f->has_seq;
+    memcpy(h->next, f->next_seq, sizeof(h->next));
+    int v = mode == HELD_GET ? V_HOLD
+            : mode == HELD_LINES ? rpc_lines(k, h, p->payload, p->plen)
+                                 : rpc_http(k, h, p->payload, p->plen, 1);
+    if (v != V_HOLD || held_add(k, h, p) < 0) {
+        held_free(h);
+        return v == V_HOLD ? -1 : v;
+    }
+    h->next[d] = p->seq + (uint32_t)p->plen;
+    h->has_next |= (uint8_t)(1 << d);
+    f->held_pkts = h;
+    f->state = FLOW_HELD;
+    k->held_flows++;
+    return V_HOLD;
+}
+
+/* The next packet p (direction d) of HELD flow f, before it is counted: V_HOLD (kept),
+ * V_SETTLE or V_HAND; -1 out of memory. */
+static int held_next(Kernel *k, Flow *f, const Pkt *p, int d) {
+    Held *h = f->held_pkts;
+    if ((p->flags & F_SYN) || h->n >= HELD_PACKETS || h->used + (size_t)p->plen > HELD_BYTES) return V_HAND;
+    int v = V_HOLD;
+    if (p->plen > 0) {
+        if (((h->has_next >> d) & 1) && h->next[d] != p->seq) return V_HAND; /* not the next byte */
+        if (h->mode == HELD_GET) v = d != h->dir && http_settles(k, p) ? V_SETTLE : V_HAND;
+        else if (h->mode == HELD_LINES) v = rpc_lines(k, h, p->payload, p->plen);
+        else v = rpc_http(k, h, p->payload, p->plen, d == h->dir);
+        if (v != V_HOLD) return v;
+        h->next[d] = p->seq + (uint32_t)p->plen;
+        h->has_next |= (uint8_t)(1 << d);
+    }
+    return held_add(k, h, p) < 0 ? -1 : V_HOLD;
+}
+
+/* Hand a held flow over as it stood before its first held packet: the Prelude, then every held
+ * packet (the batch keeps their bytes until it is read). Python takes it from there. */
+static int held_handover(Kernel *k, Flow *f) {
+    Held *h = f->held_pkts;
     BatchData *b = k->cur;
-    f->http = NULL;
+    f->held_pkts = NULL;
+    k->held_flows--;
     f->state = FLOW_PYTHON;
-    if (reserve((void **)&b->owned, &b->cap_owned, b->n_owned, sizeof(HttpWait *), 16) < 0) {
-        PyMem_RawFree(w);
+    if (reserve((void **)&b->owned, &b->cap_owned, b->n_owned, sizeof(Held *), 16) < 0) {
+        held_free(h);
         return fail_nomem(k);
     }
-    b->owned[b->n_owned++] = w;
+    b->owned[b->n_owned++] = h;
     Flow pre = *f;
-    memcpy(pre.packets, w->packets, sizeof(pre.packets));
-    memcpy(pre.bytes, w->bytes, sizeof(pre.bytes));
-    memcpy(pre.payload, w->payload, sizeof(pre.payload));
-    pre.last_ts = w->last_ts;
+    memcpy(pre.packets, h->packets, sizeof(pre.packets));
+    memcpy(pre.bytes, h->bytes, sizeof(pre.bytes));
+    memcpy(pre.payload, h->payload, sizeof(pre.payload));
+    pre.last_ts = h->last_ts;
+    pre.fin = h->fin;
+    pre.rst = h->rst;
     if (emit_flow(k, EV_PRELUDE, &pre) < 0) return -1;
-    Ev *e = ev_new(k, EV_PACKET, f->fid);
-    if (e == NULL) return -1;
-    e->u.pkt = w->req;
-    f->py_ts = w->req.ts;
-    return f->held ? emit_acks(k, f) : 0;
+    for (uint32_t i = 0; i < h->n; i++) {
+        Ev *e = ev_new(k, EV_PACKET, f->fid);
+        if (e == NULL) return -1;
+        h->pkts[i].payload = h->data + h->off[i];
+        e->u.pkt = h->pkts[i];
+        f->py_ts = h->pkts[i].ts;
+    }
+    return 0;
 }
 
 /* A DNS name on the wire at pos: the position after it, or -1 (truncated, extended label type,
@@ -1414,29 +1780,33 @@ static int on_packet(Kernel *k, Pkt *p) {
     }
     int fwd = f->ap == p->sport && memcmp(f->a, p->src, 16) == 0; /* p.src == flow.a and p.sport == flow.ap */
     int d = fwd ? 0 : 1;
-    int requested = 0;
     if (f->state == FLOW_NEW && p->proto == TCP && p->plen > 0 && hinted(k, p->payload, p->plen)) {
+        int v;
         if (tls_settles(k, f, p, d)) {
             /* an ordinary server's ClientHello: TlsWatch would settle it now, FlowTable ignore it */
             f->state = FLOW_IGNORED;
             k->tls_settled++;
-        } else if (http_defers(k, f, p, d)) {
-            /* a plain GET: its response will tell whether FlowTable needs the flow at all */
-            if (http_hold(k, f, p, d) < 0) return -1;
-            requested = 1;
-        } else {
+        } else if ((v = held_start(k, f, p, d)) < 0) {
+            return -1;
+        } else if (v == V_SETTLE) {
+            f->state = FLOW_IGNORED; /* JSON-RPC whose first segment has enough foreign methods */
+            k->rpc_settled++;
+        } else if (v == V_HAND) {
             /* first segment that may carry a mining protocol: hand the flow over as it stands */
             f->state = FLOW_PYTHON;
             if (emit_prelude(k, f) < 0) return -1;
-        }
-    } else if (f->state == FLOW_HTTP && !pure_ack(k, p)) {
-        if (http_settles(k, f, p, d)) {
-            /* an ordinary response head: FlowTable would ignore the flow at this segment */
-            flow_drop_http(f);
-            drop_held(f);
+        } /* else held: a GET or JSON-RPC, kept until it tells */
+    } else if (f->state == FLOW_HELD) {
+        int mode = f->held_pkts->mode;
+        int v = held_next(k, f, p, d);
+        if (v < 0) return -1;
+        if (v == V_SETTLE) {
+            /* FlowTable would ignore the flow at this segment, recording nothing */
+            flow_drop_held(k, f);
             f->state = FLOW_IGNORED;
-            k->http_settled++;
-        } else if (http_handover(k, f) < 0) {
+            if (mode == HELD_GET) k->http_settled++;
+            else k->rpc_settled++;
+        } else if (v == V_HAND && held_handover(k, f) < 0) {
             return -1;
         }
     }
@@ -1501,9 +1871,7 @@ static int on_packet(Kernel *k, Pkt *p) {
             e->u.pkt = *p;
         }
     }
-    if (f->state == FLOW_HTTP && !requested) {
-        hold(k, f, d, p); /* a pure ACK: any other packet has settled the flow or handed it over */
-    } else if (f->state == FLOW_PYTHON) {
+    if (f->state == FLOW_PYTHON) {
         if (pure_ack(k, p)) {
             hold(k, f, d, p);
         } else {
@@ -2694,12 +3062,12 @@ static void Kernel_dealloc(Kernel *k) {
         PyMem_RawFree(k->names);
     }
     if (k->flows != NULL)
-        for (size_t i = 0; i < k->cap; i++) flow_drop_http(&k->flows[i]);
+        for (size_t i = 0; i < k->cap; i++) flow_drop_held(k, &k->flows[i]);
     PyMem_RawFree(k->flows);
     PyMem_RawFree(k->ips);
     PyMem_RawFree(k->pool_ips);
-    PyMem_RawFree(k->pool_names);
-    PyMem_RawFree(k->pool_blob);
+    strset_free(&k->pools);
+    strset_free(&k->methods);
     PyMem_RawFree(k->skip);
     PyMem_RawFree(k->pending);
     file_reset(&k->fs, 0);
@@ -2719,10 +3087,9 @@ static void Kernel_dealloc(Kernel *k) {
     Py_TYPE(k)->tp_free((PyObject *)k);
 }
 
-/* The pool domains of the TLS settle rule: a sequence of str (lower-case names, as
- * detector.sidecar.intel.PoolIntel.index holds them). Sets settle_tls. */
-static int pool_set(Kernel *k, PyObject *domains) {
-    PyObject *seq = PySequence_Fast(domains, "pool_domains must be a sequence of str");
+/* Fill an empty set from a sequence of str (`what` names the argument in errors). */
+static int strset_fill(StrSet *set, PyObject *items, const char *what) {
+    PyObject *seq = PySequence_Fast(items, what);
     if (seq == NULL) return -1;
     Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
     size_t total = 0, cap = 64;
@@ -2731,36 +3098,36 @@ static int pool_set(Kernel *k, PyObject *domains) {
         PyObject *item = PySequence_Fast_GET_ITEM(seq, i);
         Py_ssize_t len;
         if (!PyUnicode_Check(item) || PyUnicode_AsUTF8AndSize(item, &len) == NULL) {
-            if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "pool_domains must be a sequence of str");
+            if (!PyErr_Occurred()) PyErr_Format(PyExc_TypeError, "%s must be a sequence of str", what);
             Py_DECREF(seq);
             return -1;
         }
         total += (size_t)len;
     }
-    k->pool_blob = PyMem_RawMalloc(total + 1);
-    k->pool_names = PyMem_RawCalloc(cap, sizeof(PoolName));
-    if (k->pool_blob == NULL || k->pool_names == NULL) {
+    set->blob = PyMem_RawMalloc(total + 1);
+    set->slots = PyMem_RawCalloc(cap, sizeof(StrSlot));
+    if (set->blob == NULL || set->slots == NULL) {
         Py_DECREF(seq);
+        strset_free(set);
         PyErr_NoMemory();
         return -1;
     }
-    k->pool_cap = cap;
+    set->cap = cap;
     size_t off = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
         Py_ssize_t len;
         const char *text = PyUnicode_AsUTF8AndSize(PySequence_Fast_GET_ITEM(seq, i), &len);
-        if (pool_has(k, text, (size_t)len)) continue;
-        memcpy(k->pool_blob + off, text, (size_t)len);
+        if (strset_has(set, text, (size_t)len)) continue;
+        memcpy(set->blob + off, text, (size_t)len);
         uint64_t h = name_hash(text, (size_t)len);
         size_t j = h & (cap - 1);
-        while (k->pool_names[j].hash != 0) j = (j + 1) & (cap - 1);
-        k->pool_names[j].hash = h;
-        k->pool_names[j].off = off;
-        k->pool_names[j].len = (size_t)len;
+        while (set->slots[j].hash != 0) j = (j + 1) & (cap - 1);
+        set->slots[j].hash = h;
+        set->slots[j].off = off;
+        set->slots[j].len = (size_t)len;
         off += (size_t)len;
     }
     Py_DECREF(seq);
-    k->settle_tls = 1;
     return 0;
 }
 
@@ -2815,10 +3182,13 @@ static int Kernel_init(Kernel *k, PyObject *args, PyObject *kwds) {
     static char *kwlist[] = {"hints", "unhinted_limit", "idle_timeout", "sweep_every", "max_caplen",
                              "max_block", "max_tags", "max_ext_headers", "addr_cache_size", "packet_cls",
                              "prelude_cls", "name6", "seed", "hold_acks", "summary_cls", "first_payloads",
-                             "dns_events", "pool_domains", "download_magic", "script_types", "peek_bytes", NULL};
+                             "dns_events", "pool_domains", "download_magic", "script_types", "peek_bytes",
+                             "methods", "message_limit", "foreign_limit", NULL};
     PyObject *hints, *packet_cls, *prelude_cls, *name6, *summary_cls = Py_None, *pool_domains = Py_None;
     PyObject *download_magic = Py_None, *script_types = Py_None;
     Py_ssize_t peek_bytes = 64;
+    PyObject *methods = Py_None;
+    unsigned int message_limit = 16, foreign_limit = 4;
     int dns_events = 0;
     unsigned int first_payloads = 8;
     unsigned int unhinted_limit, max_caplen, max_block, max_tags, max_ext;
@@ -2830,14 +3200,30 @@ static int Kernel_init(Kernel *k, PyObject *args, PyObject *kwds) {
         PyErr_SetString(PyExc_RuntimeError, "Kernel already initialised");
         return -1;
     }
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!IdKIIIInOOOK|pOIpOOOn", kwlist, &PyTuple_Type, &hints,
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!IdKIIIInOOOK|pOIpOOOnOII", kwlist, &PyTuple_Type, &hints,
                                      &unhinted_limit, &idle_timeout, &sweep_every, &max_caplen, &max_block,
                                      &max_tags, &max_ext, &addr_cache_size, &packet_cls, &prelude_cls, &name6,
                                      &seed, &hold_acks, &summary_cls, &first_payloads, &dns_events, &pool_domains,
-                                     &download_magic, &script_types, &peek_bytes))
+                                     &download_magic, &script_types, &peek_bytes, &methods, &message_limit,
+                                     &foreign_limit))
         return -1;
-    if (pool_domains != Py_None && pool_set(k, pool_domains) < 0) return -1;
+    if (pool_domains != Py_None) {
+        /* the pool domains of the TLS settle rule (as detector.sidecar.intel.PoolIntel.index holds them) */
+        if (strset_fill(&k->pools, pool_domains, "pool_domains") < 0) return -1;
+        k->settle_tls = 1;
+    }
     if (download_magic != Py_None && http_set(k, download_magic, script_types, peek_bytes) < 0) return -1;
+    if (methods != Py_None) {
+        /* FlowTable's limits for JSON-RPC without a mining method, and every method a dialect claims */
+        if (message_limit == 0 || foreign_limit == 0) {
+            PyErr_SetString(PyExc_ValueError, "message_limit and foreign_limit must be positive");
+            return -1;
+        }
+        if (strset_fill(&k->methods, methods, "methods") < 0) return -1;
+        k->message_limit = message_limit;
+        k->foreign_limit = foreign_limit;
+        k->settle_rpc = 1;
+    }
     if (first_payloads > MAX_FIRST_PAYLOADS) {
         PyErr_Format(PyExc_ValueError, "first_payloads must be at most %d", MAX_FIRST_PAYLOADS);
         return -1;
@@ -3222,7 +3608,7 @@ static PyObject *Kernel_finish(Kernel *k, PyObject *Py_UNUSED(ignored)) {
         batch_free(b);
         return NULL;
     }
-    for (size_t i = 0; i < k->cap; i++) flow_drop_http(&k->flows[i]);
+    for (size_t i = 0; i < k->cap; i++) flow_drop_held(k, &k->flows[i]);
     memset(k->flows, 0, k->cap * sizeof(Flow));
     k->count = 0;
     k->any_held = 0;
@@ -3267,9 +3653,10 @@ static PyObject *Kernel_file_stats(Kernel *k, PyObject *Py_UNUSED(ignored)) {
 
 static PyObject *Kernel_counts(Kernel *k, PyObject *Py_UNUSED(ignored)) {
     if (!idle(k)) return NULL;
-    return Py_BuildValue("(KKKKKK)", (unsigned long long)k->flows_seen, (unsigned long long)k->ips_count,
+    return Py_BuildValue("(KKKKKKK)", (unsigned long long)k->flows_seen, (unsigned long long)k->ips_count,
                          (unsigned long long)k->selected, (unsigned long long)k->held,
-                         (unsigned long long)k->tls_settled, (unsigned long long)k->http_settled);
+                         (unsigned long long)k->tls_settled, (unsigned long long)k->http_settled,
+                         (unsigned long long)k->rpc_settled);
 }
 
 static PyMethodDef Kernel_methods[] = {
@@ -3288,7 +3675,7 @@ static PyMethodDef Kernel_methods[] = {
      "finish() -> Batch: the end of the scan: the summaries of every live flow; the table is emptied"},
     {"file_stats", (PyCFunction)Kernel_file_stats, METH_NOARGS,
      "file_stats() -> (records, bytes, first_ts, last_ts, linktypes, unsupported, malformed, truncated, decoded)"},
-    {"counts", (PyCFunction)Kernel_counts, METH_NOARGS, "counts() -> (flows_seen, distinct_ips, selected, held, tls_settled, http_settled)"},
+    {"counts", (PyCFunction)Kernel_counts, METH_NOARGS, "counts() -> (flows_seen, distinct_ips, selected, held, tls_settled, http_settled, rpc_settled)"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -11,8 +11,10 @@ counters for flows in the table's states "new" and "ignored". It hands Python:
   segment that ``could_be_mining`` until ``FlowTable`` ignores it (``on_ignore`` -> kernel) —
   except where the kernel is certain that the table would ignore the flow at once, recording
   nothing: a ClientHello naming an ordinary server (``FastCounts.tls_settled``), or a plain GET
-  whose response head is an ordinary one, no JSON and no download (``http_settled``; the GET is
-  held back until the response shows, and handed over with the flow if anything else comes);
+  whose response head is an ordinary one, no JSON and no download (``http_settled``), or JSON-RPC
+  whose first messages are other protocols' methods (``rpc_settled``). Such a flow's packets are
+  held back from its first hinted segment until they tell, and handed over with the flow as soon
+  as anything else comes (see "Holding flows" in ``_fastpath.c``);
 * every packet of a UDP flow on port 53 (DNS answers name pools), and of a flow that replaces
   one Python holds (so that Python ends the old one at the same packet as the pure path);
 * IPv4 / IPv6 fragments: reassembled here with ``detector.capture.ip.IPDecoder`` and fed back
@@ -79,7 +81,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from detector import flows, poollists
+from detector import dialects, flows, poollists
 from detector.behaviour import DOWNLOAD_MAGIC, FIRST_PAYLOADS, SCRIPT_TYPES, FlowSummary
 from detector.capture import ip as ip_layer
 from detector.capture import link, open_capture, pcapng
@@ -112,6 +114,7 @@ class FastCounts:
     held: int = 0  #: of those, pure ACKs handed over as counts only (``FlowTable.credit``)
     tls_settled: int = 0  #: TLS flows the kernel settled as an ordinary server's without handing them over
     http_settled: int = 0  #: HTTP flows the kernel settled at an ordinary response head without handing them over
+    rpc_settled: int = 0  #: JSON-RPC flows without a mining method the kernel settled without handing them over
 
 
 def available() -> bool:
@@ -189,6 +192,10 @@ class FastScanner:
             download_magic=tuple(magic for magic, _ in DOWNLOAD_MAGIC),
             script_types=SCRIPT_TYPES,
             peek_bytes=PEEK_BYTES,
+            # FlowTable._message's limits for JSON-RPC that shows no mining method, in the kernel
+            methods=tuple(dialects.METHODS),
+            message_limit=flows.UNCONFIRMED_MESSAGE_LIMIT,
+            foreign_limit=flows.FOREIGN_METHOD_LIMIT,
         )
         # FlowTable's idle sweep, run when the kernel's packet count says (see _dispatch);
         # FlowTable.sweep(now), or the private _sweep of a flows.py that predates it

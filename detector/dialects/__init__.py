@@ -45,12 +45,17 @@ def _method_index() -> dict[str, tuple[ModuleType, ...]]:
 
 #: method name -> the dialects whose vocabulary has it (rules/dialects.toml), built once
 _BY_METHOD = _method_index()
+#: every method some dialect may claim: a message of any other method is claimed by none
+METHODS: frozenset[str] = frozenset(_BY_METHOD)
 
 
 def claim(msg: Message) -> tuple[ModuleType, str] | None:
     """The dialect module that owns a request/notification, and the sender's role."""
-    modules = _BY_METHOD.get(msg.method) if msg.method is not None else None
-    if not modules:
+    method = msg.method
+    if method is None:  # a response: only the pending request says whose it is
+        return None
+    modules = _BY_METHOD.get(method)
+    if modules is None:
         return None
     for module in modules:
         role = module.role_of(msg)
@@ -59,4 +64,4 @@ def claim(msg: Message) -> tuple[ModuleType, str] | None:
     return None
 
 
-__all__ = ["DIALECTS", "REGISTRY", "Message", "claim"]
+__all__ = ["DIALECTS", "METHODS", "REGISTRY", "Message", "claim"]
