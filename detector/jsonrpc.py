@@ -16,6 +16,13 @@ _scan_once = _decoder.scan_once  # the C scanner raw_decode calls: (value, end) 
 _KNOWN = frozenset(("method", "id", "params", "result", "error", "jsonrpc"))
 _PLAIN_ID = (str, int, float, bool)
 _NO_EXTRA: dict[str, Any] = {}  # shared by every message without extra members: never mutated
+_SCALARS = (str, int, float, bool, type(None))
+REMEMBER_LINE = 96  #: bytes: parse_message remembers lines this short that decode to scalars only
+REMEMBER_MAX = 4096  #: lines remembered at most (all forgotten at once when full)
+_remembered: dict[bytes, Message] = {}  #: raw line -> its immutable Message (see parse_message)
+_new_tuple = tuple.__new__  # builds a Message from its seven fields without the Python-level __new__
+#: the same encoder ``json.dumps(value, default=str, ensure_ascii=True)`` builds on every call
+_EXCERPT_ENCODER = json.JSONEncoder(ensure_ascii=True, default=str)
 
 
 class Message(NamedTuple):
@@ -41,7 +48,25 @@ def _hashable_id(value: Any) -> Hashable:
 
 
 def parse_message(raw: bytes | str) -> Message | None:
-    """Parse one JSON-RPC object; ``None`` for anything that is not one."""
+    """Parse one JSON-RPC object; ``None`` for anything that is not one.
+
+    A short line whose message holds only scalars (a share's acknowledgement such as
+    ``{"id":4,"result":true,"error":null}``, repeated by every miner of a capture) is remembered:
+    its next occurrence returns the same immutable ``Message`` without decoding it again."""
+    if raw.__class__ is bytes and len(raw) <= REMEMBER_LINE:
+        msg = _remembered.get(raw)  # type: ignore[arg-type]
+        if msg is None:
+            msg = _parse(raw)
+            if (msg is not None and msg.params is None and msg.extra is _NO_EXTRA
+                    and isinstance(msg.result, _SCALARS) and isinstance(msg.error, _SCALARS)):
+                if len(_remembered) >= REMEMBER_MAX:
+                    _remembered.clear()
+                _remembered[raw] = msg  # type: ignore[index]
+        return msg
+    return _parse(raw)
+
+
+def _parse(raw: bytes | str) -> Message | None:
     if isinstance(raw, (bytes, bytearray)):
         if raw[:1] == b"{":
             # the common case: strict UTF-8, one JSON value with at most JSON whitespace after
@@ -72,17 +97,21 @@ def parse_message(raw: bytes | str) -> Message | None:
 
 def message_from_object(obj: dict[str, Any]) -> Message | None:
     """Build a ``Message`` from an already-decoded JSON object (e.g. an element of a batch)."""
-    method = obj.get("method")
-    if method is not None and not isinstance(method, str):
+    get = obj.get
+    method = get("method")
+    if method is None:
+        if "result" not in obj and "error" not in obj:
+            return None
+        is_response = True
+    elif isinstance(method, str):
+        is_response = False
+    else:
         return None
-    is_response = method is None and ("result" in obj or "error" in obj)
-    if method is None and not is_response:
-        return None
-    ident = obj.get("id")
+    ident = get("id")
     if ident is not None and not isinstance(ident, _PLAIN_ID):
         ident = _hashable_id(ident)
     extra = _NO_EXTRA if _KNOWN.issuperset(obj) else {k: v for k, v in obj.items() if k not in _KNOWN}
-    return Message(method, ident, obj.get("params"), obj.get("result"), obj.get("error"), is_response, extra)
+    return _new_tuple(Message, (method, ident, get("params"), get("result"), get("error"), is_response, extra))
 
 
 def parse_body(raw: bytes) -> list[Message]:
@@ -101,6 +130,8 @@ def parse_body(raw: bytes) -> list[Message]:
 
 def excerpt(value: Any, limit: int = 160) -> str:
     """A short, printable, single-line rendering of attacker-controlled data for evidence."""
-    text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=True)
-    text = "".join(ch if ch.isprintable() else "\\x%02x" % (ord(ch) & 0xFF) for ch in text[: limit * 2])
+    text = value if isinstance(value, str) else _EXCERPT_ENCODER.encode(value)
+    text = text[: limit * 2]
+    if not text.isprintable():  # escape each unprintable character (the common text has none)
+        text = "".join(ch if ch.isprintable() else "\\x%02x" % (ord(ch) & 0xFF) for ch in text)
     return text if len(text) <= limit else text[: limit - 1] + "…"

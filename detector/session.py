@@ -8,10 +8,10 @@ finalises the session when the connection ends.
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from detector.jsonrpc import Message, excerpt
 
@@ -21,22 +21,28 @@ MAX_REDIRECTS = 20  #: distinct X-Stratum / client.reconnect targets kept per se
 MAX_DIFF_HISTORY = 64  #: difficulty changes kept per session
 MAX_SEEN_SHARES = 4096  #: recent share keys remembered to count an application resend once
 MAX_SHARE_BUCKETS = 256  #: distinct difficulty values whose share counts are kept exactly
+_NO_ERROR = (None, False, "", [], {})  #: ``error`` values that do not reject (compared with ==)
+_UNKNOWN_SHARE = ("unknown", 0.0)
 
 
 def outcome(msg: Message, accepts: Callable[[Any], bool]) -> bool | None:
     """Accepted (True), rejected (False) or undecided (None) for the reply to a submitted share."""
-    if msg.error not in (None, False, "", [], {}):
+    if msg.error not in _NO_ERROR:
         return False
     if msg.result is None:
         return None
     return accepts(msg.result)
 
 
-@dataclass(slots=True)
-class Pending:
+class Pending(NamedTuple):
+    """A request waiting for its reply (a named tuple: one is built for most client requests)."""
+
     method: str
     ts: float
     share: tuple[str, float] | None  #: difficulty key of a submitted share, else None
+
+
+_new_pending = tuple.__new__  # builds a Pending without the named tuple's Python-level __new__
 
 
 @dataclass(slots=True)
@@ -75,8 +81,10 @@ class Session:
     evidence: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     redirects: list[str] = field(default_factory=list)  #: X-Stratum / client.reconnect targets
-    pending: dict[Any, Pending] = field(default_factory=dict)
-    seen_shares: dict[Any, None] = field(default_factory=dict)
+    #: first-in first-out bounded maps: an OrderedDict drops its oldest entry in constant time, where
+    #: a dict's ``next(iter(d))`` walks past every entry deleted since its last resize
+    pending: OrderedDict[Any, Pending] = field(default_factory=OrderedDict)
+    seen_shares: OrderedDict[Any, None] = field(default_factory=OrderedDict)
     bytes_c2s: int = 0
     bytes_s2c: int = 0
     packets_c2s: int = 0
@@ -87,11 +95,25 @@ class Session:
     def saw(self, msg: Message, from_client: bool, ts: float, detail: Any = None) -> None:
         """Count a method and keep the first occurrence of each as evidence."""
         name = msg.method or "result"
-        self.methods[name] += 1
-        if self.methods[name] == 1 and len(self.evidence) < MAX_EVIDENCE:
-            arrow = "client→server" if from_client else "server→client"
-            shown = excerpt(detail if detail is not None else msg.params, 120)
-            self.evidence.append(f"{ts:.6f} {arrow} {name} {shown}")
+        methods = self.methods
+        count = methods.get(name, 0) + 1
+        methods[name] = count
+        if count == 1 and len(self.evidence) < MAX_EVIDENCE:
+            self.first_evidence(name, from_client, ts, detail if detail is not None else msg.params)
+
+    def tally(self, name: str) -> bool:
+        """Count a method (``saw`` without its evidence line): True when this is the method's first
+        message and evidence room remains, for the caller to add ``first_evidence`` (a dialect
+        whose evidence detail costs something to build builds it only then)."""
+        methods = self.methods
+        count = methods.get(name, 0) + 1
+        methods[name] = count
+        return count == 1 and len(self.evidence) < MAX_EVIDENCE
+
+    def first_evidence(self, name: str, from_client: bool, ts: float, shown: Any) -> None:
+        """The evidence line of a method's first message: time, direction, name and an excerpt."""
+        arrow = "client→server" if from_client else "server→client"
+        self.evidence.append(f"{ts:.6f} {arrow} {name} {excerpt(shown, 120)}")
 
     def note_evidence(self, line: str) -> None:
         """Keep one more evidence line, within the per-session bound."""
@@ -104,11 +126,13 @@ class Session:
         self.confirmed = True
 
     def expect_reply(self, msg: Message, ts: float, share: tuple[str, float] | None = None) -> None:
-        if msg.id is None:
+        ident = msg.id
+        if ident is None:
             return
-        if len(self.pending) >= MAX_PENDING:
-            self.pending.pop(next(iter(self.pending)))
-        self.pending[msg.id] = Pending(msg.method or "", ts, share)
+        pending = self.pending
+        if len(pending) >= MAX_PENDING:
+            pending.popitem(last=False)
+        pending[ident] = _new_pending(Pending, (msg.method or "", ts, share))
 
     def take_reply(self, msg: Message) -> Pending | None:
         return self.pending.pop(msg.id, None)
@@ -127,17 +151,21 @@ class Session:
                 self.duplicates += 1
                 return None
             if len(self.seen_shares) >= MAX_SEEN_SHARES:
-                self.seen_shares.pop(next(iter(self.seen_shares)))
+                self.seen_shares.popitem(last=False)
             self.seen_shares[share_key] = None
         self.submits += 1
         if self.share_ts_first is None:
             self.share_ts_first = ts
         self.share_ts_last = ts
-        key = self.current_share or ("unknown", 0.0)
-        if key in self.share_counts or len(self.share_counts) < MAX_SHARE_BUCKETS:
-            self.share_counts[key] += 1
+        key = self.current_share or _UNKNOWN_SHARE
+        counts = self.share_counts
+        count = counts.get(key)
+        if count is not None:
+            counts[key] = count + 1
+        elif len(counts) < MAX_SHARE_BUCKETS:
+            counts[key] = 1
         else:
-            self.share_counts[("unknown", 0.0)] += 1
+            counts[_UNKNOWN_SHARE] += 1
         return key
 
     def verdict(self, ok: bool | None) -> None:

@@ -16,37 +16,44 @@ from detector.jsonrpc import Message
 from detector.session import Session, outcome
 
 NAME = "ethproxy"
+_LIST_OR_NONE = (list, type(None))
+_VOCAB = vocabulary(NAME)  # rules/dialects.toml, read once
+_CLIENT, _CONFIRMING = _VOCAB.client, _VOCAB.confirming
 
 
 def role_of(msg: Message) -> str | None:
-    return "client" if msg.method in vocabulary(NAME).client else None
+    return "client" if msg.method in _CLIENT else None
 
 
 def confirms(msg: Message) -> bool:
-    return msg.method in vocabulary(NAME).confirming and isinstance(msg.params, (list, type(None)))
+    return msg.method in _CONFIRMING and isinstance(msg.params, _LIST_OR_NONE)
 
 
 def on_message(s: Session, msg: Message, from_client: bool, ts: float) -> None:
     if msg.is_response:
         _on_response(s, msg, ts)
         return
-    p = msg.params if isinstance(msg.params, list) else []
+    method, p = msg.method, msg.params
+    if not isinstance(p, list):
+        p = []
     s.saw(msg, from_client, ts)
-    if confirms(msg):
+    # once confirmed with a dialect, confirm(NAME) changes nothing: skip the check
+    if (not s.confirmed or s.dialect is None) and confirms(msg):
         s.confirm(NAME)
-    s.algo_hint = s.algo_hint or "ethash"
-    if msg.method in ("eth_submitLogin", "eth_login"):
+    if not s.algo_hint:
+        s.algo_hint = "ethash"
+    if method == "eth_submitWork":
+        share = s.submit(tuple([str(x)[:80] for x in p[:2]]) or None, ts)
+        if share is not None:
+            s.expect_reply(msg, ts, share)
+    elif method == "eth_submitLogin" or method == "eth_login":
         if p and isinstance(p[0], str):
             s.set_once("login", p[0])
         worker = msg.extra.get("worker")
         if isinstance(worker, str) and worker:
             s.set_once("worker", worker)
         s.expect_reply(msg, ts)
-    elif msg.method == "eth_submitWork":
-        share = s.submit(tuple(str(x)[:80] for x in p[:2]) or None, ts)
-        if share is not None:
-            s.expect_reply(msg, ts, share)
-    elif msg.method == "eth_submitHashrate":
+    elif method == "eth_submitHashrate":
         rate = _hex_int(p[0]) if p else None
         if rate is not None and len(s.reported) < 10_000:
             s.reported.append((ts, float(rate)))
@@ -63,7 +70,11 @@ def _on_response(s: Session, msg: Message, ts: float) -> None:
             s.set_share_difficulty("target", float(target), ts)
     pending = s.take_reply(msg)
     if pending is not None and pending.method == "eth_submitWork":
-        s.verdict(outcome(msg, lambda result: result is True))
+        s.verdict(outcome(msg, _is_true))
+
+
+def _is_true(result: Any) -> bool:
+    return result is True
 
 
 def _hex_int(value: Any) -> int | None:

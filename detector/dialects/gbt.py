@@ -18,6 +18,10 @@ from detector.reassembly import HttpHead
 from detector.session import MAX_REDIRECTS, Session
 
 NAME = "gbt"
+_PARAMS = (list, dict, type(None))
+_VOCAB = vocabulary(NAME)  # rules/dialects.toml, read once
+_CLIENT, _CONFIRMING = _VOCAB.client, _VOCAB.confirming
+_NO_ERROR = (None, False, "", [], {})  #: ``error`` values that do not reject (compared with ==)
 
 
 def http_detail(s: Session, head: HttpHead) -> None:
@@ -72,7 +76,7 @@ def work_target(result: dict[str, Any]) -> int | None:
 def submit_outcome(msg: Message) -> bool | None:
     """BIP 22: submitblock answers null when accepted, a reason string when not; getwork with
     data answers true or false."""
-    if msg.error not in (None, False, "", [], {}):
+    if msg.error not in _NO_ERROR:
         return False
     if msg.result is None or msg.result is True:
         return True
@@ -80,11 +84,11 @@ def submit_outcome(msg: Message) -> bool | None:
 
 
 def role_of(msg: Message) -> str | None:
-    return "client" if msg.method in vocabulary(NAME).client else None
+    return "client" if msg.method in _CLIENT else None
 
 
 def confirms(msg: Message) -> bool:
-    return msg.method in vocabulary(NAME).confirming and isinstance(msg.params, (list, dict, type(None)))
+    return msg.method in _CONFIRMING and isinstance(msg.params, _PARAMS)
 
 
 def on_message(s: Session, msg: Message, from_client: bool, ts: float) -> None:
@@ -98,9 +102,11 @@ def on_message(s: Session, msg: Message, from_client: bool, ts: float) -> None:
                 s.set_share_difficulty("target", float(target), ts)
         return
     s.saw(msg, from_client, ts)
-    if confirms(msg):
+    # once confirmed with a dialect, confirm(NAME) changes nothing: skip the check
+    if (not s.confirmed or s.dialect is None) and confirms(msg):
         s.confirm(NAME)
-    s.algo_hint = s.algo_hint or "sha256d"
+    if not s.algo_hint:
+        s.algo_hint = "sha256d"
     p = msg.params
     if msg.method == "submitblock" or (msg.method == "getwork" and isinstance(p, list) and p):
         share = s.submit(str(p)[:256], ts)

@@ -17,15 +17,19 @@ from detector.jsonrpc import Message
 from detector.session import Session, outcome
 
 NAME = "monero"
+_VOCAB = vocabulary(NAME)  # rules/dialects.toml, read once
+_CLIENT, _SERVER, _CONFIRMING = _VOCAB.client, _VOCAB.server, _VOCAB.confirming
+_DETAIL_KEYS = ("login", "agent", "algo", "job_id")  #: request members shown in evidence
 
 
 def role_of(msg: Message) -> str | None:
-    vocab = vocabulary(NAME)
     if not isinstance(msg.params, dict):
         return None
-    if msg.method in vocab.client and _shape_ok(msg):
-        return "client"
-    if msg.method in vocab.server and _shape_ok(msg):
+    method = msg.method
+    if method in _CLIENT:
+        if _shape_ok(msg):
+            return "client"
+    elif method in _SERVER and _shape_ok(msg):
         return "server"
     return None
 
@@ -34,32 +38,48 @@ def _shape_ok(msg: Message) -> bool:
     p = msg.params
     if not isinstance(p, dict):
         return False
-    if msg.method == "login":
+    method = msg.method
+    if method == "submit":
+        get = p.get
+        return isinstance(get("job_id"), str) and isinstance(get("nonce"), str) and isinstance(get("result"), str)
+    if method == "login":
         return isinstance(p.get("login"), str) and ("pass" in p or "agent" in p)
-    if msg.method == "submit":
-        return all(isinstance(p.get(k), str) for k in ("job_id", "nonce", "result"))
-    if msg.method == "job":
+    if method == "job":
         return _is_job(p)
     return isinstance(p.get("id"), str)
 
 
 def _is_job(job: Any) -> bool:
-    return isinstance(job, dict) and all(isinstance(job.get(k), str) for k in ("blob", "job_id", "target"))
+    if not isinstance(job, dict):
+        return False
+    get = job.get
+    return isinstance(get("blob"), str) and isinstance(get("job_id"), str) and isinstance(get("target"), str)
 
 
 def confirms(msg: Message) -> bool:
-    return msg.method in vocabulary(NAME).confirming and _shape_ok(msg)
+    return msg.method in _CONFIRMING and _shape_ok(msg)
 
 
 def on_message(s: Session, msg: Message, from_client: bool, ts: float) -> None:
     if msg.is_response:
         _on_response(s, msg, ts)
         return
-    p = msg.params if isinstance(msg.params, dict) else {}
-    s.saw(msg, from_client, ts, detail={k: p[k] for k in ("login", "agent", "algo", "job_id") if k in p})
-    if confirms(msg):
+    method = msg.method
+    p = msg.params
+    if not isinstance(p, dict):
+        p = {}
+    if s.tally(method or "result"):  # the evidence detail is built for a method's first message only
+        s.first_evidence(method or "result", from_client, ts, {k: p[k] for k in _DETAIL_KEYS if k in p})
+    # once confirmed with a dialect, confirm(NAME) changes nothing: skip the shape check
+    if (not s.confirmed or s.dialect is None) and confirms(msg):
         s.confirm(NAME)
-    if msg.method == "login":
+    if method == "submit":
+        share = s.submit((str(p.get("job_id"))[:128], str(p.get("nonce"))[:64]), ts)
+        if share is not None:
+            s.expect_reply(msg, ts, share)
+    elif method == "job":
+        _take_job(s, p, ts)
+    elif method == "login":
         s.set_once("login", p.get("login") if isinstance(p.get("login"), str) else None)
         s.set_once("agent", p.get("agent") if isinstance(p.get("agent"), str) else None)
         s.set_once("worker", p.get("rigid") if isinstance(p.get("rigid"), str) else None)
@@ -69,12 +89,6 @@ def on_message(s: Session, msg: Message, from_client: bool, ts: float) -> None:
         if isinstance(algos, list) and len(algos) == 1 and isinstance(algos[0], str):
             s.algo_hint = s.algo_hint or algos[0][:32]
         s.expect_reply(msg, ts)
-    elif msg.method == "submit":
-        share = s.submit((str(p.get("job_id"))[:128], str(p.get("nonce"))[:64]), ts)
-        if share is not None:
-            s.expect_reply(msg, ts, share)
-    elif msg.method == "job":
-        _take_job(s, p, ts)
     else:
         s.expect_reply(msg, ts)
 
@@ -90,12 +104,17 @@ def _take_job(s: Session, job: dict[str, Any], ts: float) -> None:
         s.algo_hint = algo[:32]
 
 
+def _status_ok(result: Any) -> bool:
+    return isinstance(result, dict) and str(result.get("status", "")).upper() == "OK"
+
+
 def _on_response(s: Session, msg: Message, ts: float) -> None:
     pending = s.take_reply(msg)
-    result = msg.result if isinstance(msg.result, dict) else {}
-    if _is_job(result.get("job")):
-        s.saw(msg, False, ts, detail={"job_id": result["job"].get("job_id"), "target": result["job"].get("target")})
+    result = msg.result
+    job = result.get("job") if isinstance(result, dict) else None
+    if job is not None and _is_job(job):
+        s.saw(msg, False, ts, detail={"job_id": job.get("job_id"), "target": job.get("target")})
         s.confirm(NAME)
-        _take_job(s, result["job"], ts)
+        _take_job(s, job, ts)
     if pending is not None and pending.method == "submit":
-        s.verdict(outcome(msg, lambda r: isinstance(r, dict) and str(r.get("status", "")).upper() == "OK"))
+        s.verdict(outcome(msg, _status_ok))

@@ -19,20 +19,25 @@ from detector.session import MAX_REDIRECTS, Session, outcome
 NAME = "stratum"
 ETH_STRATUM = "EthereumStratum/1.0.0"
 _HEX = frozenset("0123456789abcdefABCDEF")
+_LIST_OR_NONE = (list, type(None))
+_VOCAB = vocabulary(NAME)  # rules/dialects.toml, read once
+_CLIENT, _SERVER, _CONFIRMING = _VOCAB.client, _VOCAB.server, _VOCAB.confirming
 
 
 def role_of(msg: Message) -> str | None:
     """"client" or "server" when the message is a Stratum method with a plausible shape."""
-    vocab = vocabulary(NAME)
-    if msg.method in vocab.client and isinstance(msg.params, (list, type(None))):
+    if not isinstance(msg.params, _LIST_OR_NONE):
+        return None
+    method = msg.method
+    if method in _CLIENT:
         return "client"
-    if msg.method in vocab.server and isinstance(msg.params, (list, type(None))):
+    if method in _SERVER:
         return "server"
     return None
 
 
 def confirms(msg: Message) -> bool:
-    return msg.method in vocabulary(NAME).confirming and _shape_ok(msg)
+    return msg.method in _CONFIRMING and _shape_ok(msg)
 
 
 def _shape_ok(msg: Message) -> bool:
@@ -52,11 +57,20 @@ def on_message(s: Session, msg: Message, from_client: bool, ts: float) -> None:
     if msg.is_response:
         _on_response(s, msg, ts)
         return
-    method, p = msg.method, msg.params if isinstance(msg.params, list) else []
+    method, p = msg.method, msg.params
+    if not isinstance(p, list):
+        p = []
     s.saw(msg, from_client, ts)
-    if confirms(msg):
+    # once confirmed with a dialect, confirm(NAME) changes nothing: skip the shape check
+    if (not s.confirmed or s.dialect is None) and confirms(msg):
         s.confirm(NAME)
-    if method == "mining.subscribe":
+    if method == "mining.submit":
+        if s.login is None and p and isinstance(p[0], str):
+            s.set_once("login", p[0])
+        share = s.submit(tuple([str(x)[:256] for x in p[1:6]]) or None, ts)
+        if share is not None:
+            s.expect_reply(msg, ts, share)
+    elif method == "mining.subscribe":
         if p and isinstance(p[0], str):
             s.set_once("agent", p[0])
         if len(p) > 1 and p[1] == ETH_STRATUM:
@@ -69,12 +83,6 @@ def on_message(s: Session, msg: Message, from_client: bool, ts: float) -> None:
         if p and isinstance(p[0], str):
             s.set_once("login", p[0])
         s.expect_reply(msg, ts)
-    elif method == "mining.submit":
-        if p and isinstance(p[0], str):
-            s.set_once("login", p[0])
-        share = s.submit(tuple(str(x)[:256] for x in p[1:6]) or None, ts)
-        if share is not None:
-            s.expect_reply(msg, ts, share)
     elif method == "mining.set_difficulty" and p:
         d = _number(p[0])
         if d is not None and d > 0:
@@ -102,9 +110,13 @@ def _on_response(s: Session, msg: Message, ts: float) -> None:
     if pending is None:
         return
     if pending.method == "mining.submit":
-        s.verdict(outcome(msg, lambda result: result is True))
+        s.verdict(outcome(msg, _is_true))
     elif pending.method == "mining.subscribe":
         s.saw(msg, False, ts, detail=msg.result)
+
+
+def _is_true(result: Any) -> bool:
+    return result is True
 
 
 def _number(value: Any) -> float | None:
