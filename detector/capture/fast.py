@@ -84,7 +84,7 @@ from typing import Any
 from detector import dialects, flows, poollists
 from detector.behaviour import DOWNLOAD_MAGIC, FIRST_PAYLOADS, SCRIPT_TYPES, FlowSummary
 from detector.capture import ip as ip_layer
-from detector.capture import link, open_capture, pcapng
+from detector.capture import link, open_capture, pcapng, prehash
 from detector.capture.model import CaptureInfo, Packet
 from detector.capture.pcap import MAX_CAPLEN, Stream, Warnings
 from detector.errors import UnreadableInputError
@@ -251,6 +251,8 @@ class FastScanner:
             with open(name, "rb") as fileobj:
                 size = os.fstat(fileobj.fileno()).st_size
                 data = mmap.mmap(fileobj.fileno(), 0, access=mmap.ACCESS_READ)
+                # hashed ahead, from the command's imports on (detector.capture.prehash), if unchanged
+                ahead = prehash.take(fileobj.fileno())
         except (OSError, ValueError) as exc:
             raise UnreadableInputError(f"{name}: cannot map the file ({exc})") from None
         try:
@@ -258,8 +260,10 @@ class FastScanner:
                 data.madvise(mmap.MADV_SEQUENTIAL)
             sha = hashlib.sha256()
             stop = threading.Event()
+            # not hashed ahead: hashed now, beside the kernel (hashlib releases the GIL)
             hasher = threading.Thread(target=_hash, args=(data, sha, stop), name="minesweep-sha256")
-            hasher.start()  # hashlib releases the GIL: the hash runs beside the kernel
+            if ahead is None:
+                hasher.start()
             try:
                 if self.threads:
                     self._drive_walker(data, progress)
@@ -270,8 +274,12 @@ class FastScanner:
                 stop.set()
                 raise
             finally:
-                hasher.join()
-            info.sha256, info.size = sha.hexdigest(), size
+                if ahead is None:
+                    hasher.join()
+            digest = ahead.digest() if ahead is not None else None
+            if ahead is not None and digest is None:  # the hash ahead failed: hash the mapping now
+                _hash(data, sha, stop)
+            info.sha256, info.size = digest or sha.hexdigest(), size
         finally:
             data.close()
         assert self._warn is not None

@@ -1,0 +1,88 @@
+"""detector.capture.prehash: a scan's captures hashed from the command's start, used only for
+the very file hashed, unchanged."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from detector import cli
+from detector.capture import prehash
+
+PCAPS = Path(__file__).resolve().parents[1] / "pcaps"
+
+
+@pytest.fixture(autouse=True)
+def fresh_jobs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(prehash, "_jobs", [])
+
+
+def _sample(tmp_path: Path) -> Path:
+    src = sorted(PCAPS.glob("*.pcap"))[0]
+    dst = tmp_path / src.name
+    dst.write_bytes(src.read_bytes())
+    return dst
+
+
+def _take(path: Path) -> prehash.Pending | None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return prehash.take(fd)
+    finally:
+        os.close(fd)
+
+
+def test_hash_ahead_is_the_files_sha256(tmp_path: Path) -> None:
+    path = _sample(tmp_path)
+    prehash.start(["scan", "--out", str(tmp_path / "out"), str(path)])
+    ahead = _take(path)
+    assert ahead is not None and ahead.digest() == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert _take(path) is None  # given once
+
+
+def test_a_file_changed_since_is_not_taken(tmp_path: Path) -> None:
+    path = _sample(tmp_path)
+    prehash.start(["scan", str(path)])
+    with open(path, "ab") as f:
+        f.write(b"\x00" * 16)  # still being written: the reader hashes what it maps
+    assert _take(path) is None
+
+
+@pytest.mark.parametrize("what", ["not-a-capture", "directory", "missing", "other-command", "empty"])
+def test_nothing_is_hashed_for_other_arguments(tmp_path: Path, what: str) -> None:
+    text = tmp_path / "notes.txt"
+    text.write_text("GET / HTTP/1.1\r\n")
+    empty = tmp_path / "empty.pcap"
+    empty.write_bytes(b"")
+    sample = _sample(tmp_path)
+    argv = {"not-a-capture": ["scan", str(text)], "directory": ["scan", str(tmp_path)],
+            "missing": ["scan", str(tmp_path / "nope.pcap")], "other-command": ["report", str(sample)],
+            "empty": ["scan", str(empty)]}[what]
+    prehash.start(argv)
+    assert prehash._jobs == []
+
+
+def test_at_most_max_files(tmp_path: Path) -> None:
+    paths = []
+    for i in range(prehash.MAX_FILES + 2):
+        p = tmp_path / f"c{i}.pcap"
+        p.write_bytes(sorted(PCAPS.glob("*.pcap"))[0].read_bytes())
+        paths.append(str(p))
+    prehash.start(["scan", *paths])
+    assert len(prehash._jobs) == prehash.MAX_FILES
+    for job in prehash._jobs:
+        job.thread.join()
+
+
+def test_scan_command_reports_the_same_sha256(tmp_path: Path) -> None:
+    """The whole command (hash ahead) and a file's own bytes agree in findings.json."""
+    path = _sample(tmp_path)
+    out = tmp_path / "out"
+    assert cli.main(["scan", str(path), "--out", str(out), "--quiet"]) == 0
+    findings = json.loads((out / "findings.json").read_text())
+    assert [i["sha256"] for i in findings["inputs"]] == [hashlib.sha256(path.read_bytes()).hexdigest()]
+    assert prehash._jobs == []  # taken by the scan
