@@ -158,7 +158,6 @@ enum { ERR_NONE = 0, ERR_NOMEM = 1, ERR_VALUE = 2 };
 #define MAX_HELD_FLOWS 8192     /* flows held at once (beyond, flows are handed over at once):
                                  * with the two limits above, at most ~160 MB */
 #define JSON_DEPTH 32           /* nesting the kernel's JSON check follows (deeper: handed over) */
-#define HTTP_RESPONSE_MAX 65535 /* longest response segment the settle rule reads */
 #define HTTP_HEADER_LINES 200   /* Framer._http_head reads lines[1:200] */
 #define HTTP_VALUE_MAX 1024     /* ... and keeps value.strip()[:1024] */
 
@@ -1460,13 +1459,21 @@ static Py_ssize_t http_length(const Head *hd) {
 /* A whole HTTP message in one segment of a held JSON-RPC-over-HTTP flow: a POST from the side
  * that spoke first, a response from the other; its body exactly Content-Length bytes, one JSON
  * object (parse_body). A response head FlowTable would ignore the flow at settles it. */
+/* The verdict of a response segment m[:n] at its head (http_verdict), or V_HAND when the segment
+ * does not hold the whole head and a first body byte. */
+static int response_verdict(const Kernel *k, const uint8_t *m, Py_ssize_t n, Head *hd) {
+    if (n < 7 || memcmp(m, "HTTP/1.", 7) != 0 || !http_head(m, n, hd)) return V_HAND;
+    if (hd->body >= n) return V_HAND; /* no body byte yet: FlowTable's head frame waits for one */
+    Py_ssize_t peek = n - hd->body < k->peek_bytes ? n - hd->body : k->peek_bytes;
+    return http_verdict(k, hd, m + hd->body, peek);
+}
+
 static int rpc_http(const Kernel *k, Held *h, const uint8_t *m, Py_ssize_t n, int request) {
     Head hd;
-    if (request ? (n < 5 || memcmp(m, "POST ", 5) != 0) : (n < 7 || memcmp(m, "HTTP/1.", 7) != 0)) return V_HAND;
-    if (!http_head(m, n, &hd) || hd.body >= n) return V_HAND;
-    if (!request) {
-        Py_ssize_t peek = n - hd.body < k->peek_bytes ? n - hd.body : k->peek_bytes;
-        int v = http_verdict(k, &hd, m + hd.body, peek);
+    if (request) {
+        if (n < 5 || memcmp(m, "POST ", 5) != 0 || !http_head(m, n, &hd) || hd.body >= n) return V_HAND;
+    } else {
+        int v = response_verdict(k, m, n, &hd);
         if (v != V_HOLD) return v;
     }
     if (http_length(&hd) != n - hd.body || m[hd.body] != '{') return V_HAND;
@@ -1485,12 +1492,7 @@ static int http_get(const Kernel *k, const Pkt *p) {
 /* The response segment p on which FlowTable would ignore a held GET's flow, recording nothing. */
 static int http_settles(const Kernel *k, const Pkt *p) {
     Head hd;
-    const uint8_t *m = p->payload;
-    Py_ssize_t n = p->plen;
-    if (n < 12 || memcmp(m, "HTTP/1.", 7) != 0 || !http_head(m, n, &hd)) return 0;
-    if (hd.body >= n) return 0; /* no body byte yet: FlowTable's head frame waits for one */
-    Py_ssize_t peek = n - hd.body < k->peek_bytes ? n - hd.body : k->peek_bytes;
-    return http_verdict(k, &hd, m + hd.body, peek) == V_SETTLE;
+    return response_verdict(k, p->payload, p->plen, &hd) == V_SETTLE;
 }
 
 /* Keep a copy of p in the held flow; 0, or -1 out of memory. */

@@ -1765,10 +1765,6 @@ def _post(body: bytes, length: int | None = None, extra: str = "") -> bytes:
             f"Content-Length: {size}\r\n\r\n").encode() + body
 
 
-def _http_json(body: bytes, ctype: str | None = "application/json", extra: str = "") -> bytes:
-    return _response(ctype, body, extra)
-
-
 ECHOES = [(True, _rpc("echo", i)) for i in range(1, 6)]
 #: case -> (segments after the handshake: (from the client?, payload), the kernel settles it?, a session?)
 RPC_CASES: dict[str, tuple[list[tuple[bool, bytes]], int, bool]] = {
@@ -1805,12 +1801,12 @@ RPC_CASES: dict[str, tuple[list[tuple[bool, bytes]], int, bool]] = {
     "split-line": ([(True, _rpc("echo", 1)[:10]), (True, _rpc("echo", 1)[10:])] + ECHOES[1:], 0, False),
     "control-character": ([(True, _rpc("echo", 1, ',"x":"a\tb"'))] + ECHOES[1:], 0, False),
     "http-foreign": ([m for i in range(1, 5) for m in ((True, _post(_rpc("eth_call", i).strip())),
-                                                       (False, _http_json(_result(i))))], 1, False),
+                                                       (False, _response("application/json", _result(i))))], 1, False),
     "http-getwork": ([(True, _post(b'{"method": "getwork", "params": [], "id": 1}'))], 0, True),
-    "http-non-json-answer": ([(True, _post(_rpc("eth_call", 1))), (False, _http_json(b"<html>", "text/html"))], 1, False),
-    "http-download-answer": ([(True, _post(_rpc("eth_call", 1))), (False, _http_json(b"\x7fELF", "text/plain"))], 0, False),
+    "http-non-json-answer": ([(True, _post(_rpc("eth_call", 1))), (False, _response("text/html", b"<html>"))], 1, False),
+    "http-download-answer": ([(True, _post(_rpc("eth_call", 1))), (False, _response("text/plain", b"\x7fELF"))], 0, False),
     "http-untyped-json-answer": ([m for i in range(1, 5) for m in ((True, _post(_rpc("eth_call", i))),
-                                                                   (False, _http_json(_result(i), None)))], 1, False),
+                                                                   (False, _response(None, _result(i))))], 1, False),
     "http-split-body": ([(True, _post(_rpc("eth_call", 1))[:-5]), (True, _post(_rpc("eth_call", 1))[-5:])]
                         + [(True, _post(_rpc("eth_call", i))) for i in range(2, 5)], 0, False),
     "http-short-length": ([(True, _post(_rpc("eth_call", i), len(_rpc("eth_call", i)) - 1)) for i in range(4)], 0, False),
@@ -1872,7 +1868,7 @@ def test_hostile_json_rpc_lines_agree(tmp_path: Path) -> None:
                 pos = rnd.randrange(len(msg))
                 msg[pos:pos + rnd.randrange(0, 3)] = bytes(rnd.choice(noise) for _ in range(rnd.randrange(0, 3)))
             conv.data(True, _post(bytes(msg).strip()) if http else bytes(msg))
-            conv.data(False, _http_json(_result(j)) if http else _result(j))
+            conv.data(False, _response("application/json", _result(j)) if http else _result(j))
         recs += conv.fin().out
     path = write(tmp_path, "fuzz.pcap", pcap_file(sorted(recs, key=lambda r: r[0]), 1, eth))
     out = same(path)

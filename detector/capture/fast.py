@@ -260,9 +260,9 @@ class FastScanner:
                 data.madvise(mmap.MADV_SEQUENTIAL)
             sha = hashlib.sha256()
             stop = threading.Event()
-            # not hashed ahead: hashed now, beside the kernel (hashlib releases the GIL)
-            hasher = threading.Thread(target=_hash, args=(data, sha, stop), name="minesweep-sha256")
-            if ahead is None:
+            hasher = None
+            if ahead is None:  # not hashed ahead: hashed now, beside the kernel (hashlib releases the GIL)
+                hasher = threading.Thread(target=_hash, args=(data, sha, stop), name="minesweep-sha256")
                 hasher.start()
             try:
                 if self.threads:
@@ -274,10 +274,10 @@ class FastScanner:
                 stop.set()
                 raise
             finally:
-                if ahead is None:
+                if hasher is not None:
                     hasher.join()
             digest = ahead.digest() if ahead is not None else None
-            if ahead is not None and digest is None:  # the hash ahead failed: hash the mapping now
+            if digest is None and hasher is None:  # the hash ahead failed: hash the mapping now
                 _hash(data, sha, stop)
             info.sha256, info.size = digest or sha.hexdigest(), size
         finally:

@@ -30,11 +30,17 @@ MAGIC = (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1", b"\xa1\x
 _Key = tuple[int, int, int, int]
 
 
-class _Job:
+class Pending:
+    """The hash of one file, begun ahead: ``digest()`` waits for it (None if it failed)."""
+
     def __init__(self, fd: int, key: _Key) -> None:
         self.key = key
-        self.digest: str | None = None
+        self._digest: str | None = None
         self.thread = threading.Thread(target=self._run, args=(fd, key[2]), name="minesweep-prehash", daemon=True)
+
+    def digest(self) -> str | None:
+        self.thread.join()
+        return self._digest
 
     def _run(self, fd: int, size: int) -> None:
         try:
@@ -48,14 +54,14 @@ class _Job:
                     return  # shorter than its size said: no digest, the reader hashes it
                 sha.update(view[:n])
                 done += n
-            self.digest = sha.hexdigest()
+            self._digest = sha.hexdigest()
         except OSError:
             return
         finally:
             os.close(fd)
 
 
-_jobs: list[_Job] = []
+_jobs: list[Pending] = []
 
 
 def _key(st: os.stat_result) -> _Key:
@@ -83,20 +89,9 @@ def start(argv: list[str]) -> None:
         except OSError:
             os.close(fd)
             continue
-        job = _Job(fd, _key(st))
+        job = Pending(fd, _key(st))
         _jobs.append(job)
         job.thread.start()
-
-
-class Pending:
-    """A hash begun ahead for a file being read: ``digest()`` waits for it (None if it failed)."""
-
-    def __init__(self, job: _Job) -> None:
-        self._job = job
-
-    def digest(self) -> str | None:
-        self._job.thread.join()
-        return self._job.digest
 
 
 def take(fd: int) -> Pending | None:
@@ -111,5 +106,5 @@ def take(fd: int) -> Pending | None:
     for job in _jobs:
         if job.key == key:
             _jobs.remove(job)
-            return Pending(job)
+            return job
     return None
