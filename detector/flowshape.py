@@ -75,7 +75,7 @@ from typing import Any
 from detector.behaviour import FlowSummary
 from detector.capture.model import TCP
 from detector.errors import RegistryError
-from detector.model import _numbers, _short, read_json_model
+from detector.model import _numbers, _short, document_kind, read_json_model
 from detector.rules import default_rules_dir, read_toml
 from detector.session import Session
 
@@ -455,17 +455,8 @@ def model_from_json(doc: object, source: str = "model") -> FlowShapeModel:
     def fail(msg: str) -> RegistryError:
         return RegistryError(f"{source}: {msg}")
 
-    if not isinstance(doc, dict):
-        raise fail("not a flow-shape model (expected a JSON object)")
-    if doc.get("format") != MODEL_FORMAT or doc.get("format_version") != MODEL_FORMAT_VERSION:
-        raise fail(f"not a {MODEL_FORMAT} version {MODEL_FORMAT_VERSION} document")
-    kind = doc.get("kind")
-    if kind not in KINDS:
-        raise fail(f"'kind' must be one of {', '.join(KINDS)}")
-    allowed = {"format", "format_version", "feature_version", "kind", "feature_names", "reference", "training", kind}
-    extra = sorted(set(doc) - allowed)
-    if extra:
-        raise fail(f"unexpected key '{_short(extra[0])}'")
+    kind = document_kind(doc, fail, "flow-shape model", (MODEL_FORMAT, MODEL_FORMAT_VERSION), KINDS,
+                         {"format", "format_version", "feature_version", "kind", "feature_names", "reference", "training"})
     if doc.get("feature_version") != FEATURE_VERSION:
         raise fail(f"feature_version must be {FEATURE_VERSION}; retrain with rules/make_flowshape_model.py")
     names = doc.get("feature_names")

@@ -45,7 +45,7 @@ import json
 import math
 import os
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
@@ -620,23 +620,30 @@ def _read_bytes(p: Path, limit: int, what: str, too_big: type[InputError] = Inpu
     return data
 
 
+def document_kind(doc: object, fail: Callable[[str], RegistryError], what: str, version: tuple[str, int],
+                  kinds: Sequence[str], keys: set[str]) -> str:
+    """The checks every model document starts with: a JSON object of the format and version, a
+    known ``kind``, no keys but ``keys`` and the kind's own; its kind (``fail`` builds the errors)."""
+    if not isinstance(doc, dict):
+        raise fail(f"not a {what} (expected a JSON object)")
+    if doc.get("format") != version[0] or doc.get("format_version") != version[1]:
+        raise fail(f"not a {version[0]} version {version[1]} document")
+    kind = doc.get("kind")
+    if kind not in kinds:
+        raise fail(f"'kind' must be one of {', '.join(kinds)}")
+    extra = sorted(set(doc) - keys - {kind})
+    if extra:
+        raise fail(f"unexpected key '{_short(extra[0])}'")
+    return kind
+
+
 def model_from_json(doc: object, source: str = "model") -> VerdictModel:
     """Validate a parsed model document strictly and build the model."""
     def fail(msg: str) -> RegistryError:
         return RegistryError(f"{source}: {msg}")
 
-    if not isinstance(doc, dict):
-        raise fail("not a model document (expected a JSON object)")
-    if doc.get("format") != MODEL_FORMAT or doc.get("format_version") != MODEL_FORMAT_VERSION:
-        raise fail(f"not a {MODEL_FORMAT} version {MODEL_FORMAT_VERSION} document")
-    kind = doc.get("kind")
-    if kind not in KINDS:
-        raise fail(f"'kind' must be one of {', '.join(KINDS)}")
-    allowed = {"format", "format_version", "feature_version", "kind", "feature_names", "classes",
-               "training", kind}
-    extra = sorted(set(doc) - allowed)
-    if extra:
-        raise fail(f"unexpected key '{_short(extra[0])}'")
+    kind = document_kind(doc, fail, "model document", (MODEL_FORMAT, MODEL_FORMAT_VERSION), KINDS,
+                         {"format", "format_version", "feature_version", "kind", "feature_names", "classes", "training"})
     if doc.get("feature_version") != FEATURE_VERSION or doc.get("feature_names") != list(FEATURE_NAMES):
         raise fail(f"features do not match this version of minesweep (feature_version {FEATURE_VERSION}, "
                    f"{len(FEATURE_NAMES)} named features); retrain with 'minesweep train'")
