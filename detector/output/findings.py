@@ -19,11 +19,40 @@ def _clean(value: Any) -> Any:
     return value
 
 
+def dumps(findings: dict[str, Any]) -> str:
+    """The text of findings.json: each top-level key on a line of its own, and each element of a
+    top-level list or object (a session, a host, a subnet...) on one line below it — readable,
+    diffable, and written by ``json``'s C encoder (an ``indent`` would run its pure-Python one).
+    Non-finite floats become null and keys text, as the schema says."""
+    try:
+        return _layout(findings)
+    except (ValueError, TypeError):  # NaN / infinity, or a key that is not text: cleaned first
+        return _layout(_clean(findings))
+
+
+def _layout(findings: dict[str, Any]) -> str:
+    enc = _ENCODER.encode
+    lines = []
+    for key, value in findings.items():
+        if isinstance(value, list) and value:
+            body = "[\n" + ",\n".join(["  " + enc(v) for v in value]) + "\n ]"
+        elif isinstance(value, dict) and value:
+            body = "{\n" + ",\n".join([f"  {enc(k)}: {enc(v)}" for k, v in value.items()]) + "\n }"
+        else:
+            body = enc(value)
+        lines.append(f" {enc(key)}: {body}")
+    return "{\n" + ",\n".join(lines) + "\n}\n"
+
+
+#: the C encoder (no indent); non-finite floats and keys that are not text raise, and are cleaned
+_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False)
+
+
 def write_findings(findings: dict[str, Any], out_dir: Path) -> Path:
     """Write findings.json atomically (a reader never sees half a file)."""
     path = out_dir / "findings.json"
     tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(_clean(findings), indent=1, ensure_ascii=False, allow_nan=False) + "\n", "utf-8")
+    tmp.write_text(dumps(findings), "utf-8")
     os.replace(tmp, path)
     return path
 
