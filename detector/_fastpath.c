@@ -34,9 +34,10 @@
  * in a walker thread of the kernel (start() / next() / stop()): a POSIX thread, not a Python
  * one, because a Python thread would need the GIL back after every walk and wait up to the
  * interpreter's switch interval (5 ms) for a main thread busy in FlowTable. The walker keeps at
- * most one finished batch ahead of the one Python is dispatching, and waits after a batch that
- * ends at a fragment (the barrier: observe() must run the reassembled packet through the flow
- * table before the walk goes on); the next call of next() releases it.
+ * most WALK_AHEAD finished batches queued ahead of the one Python is dispatching (so that neither
+ * side waits for the other's uneven batches), and waits after a batch that ends at a fragment (the
+ * barrier: observe() must run the reassembled packet through the flow table before the walk goes
+ * on); the call of next() after the one that took that batch releases it.
  *
  * Ignores. Kernel.ignore() never touches the flow table (the walker may be using it): it queues
  * the flow (under a mutex) and puts its serial number in the skip set; the next walk (or observe)
@@ -144,6 +145,7 @@ enum { ERR_NONE = 0, ERR_NOMEM = 1, ERR_VALUE = 2 };
 
 #define MAX_HINTS 32
 #define MAX_EVENTS_PER_CALL 65536
+#define WALK_AHEAD 4          /* finished batches the walker keeps ahead of the one Python dispatches */
 #define MAX_FIELDS 20
 #define MAX_FIRST_PAYLOADS 16  /* the most (direction, length) pairs a summary can keep */
 #define CLIENT_BYTES (16 << 10) /* detector/encrypted.py CLIENT_BYTES: ClientHello bytes TlsWatch keeps */
@@ -362,7 +364,8 @@ typedef struct {
 
 /* What one walk produced: its events and where it stopped. Allocated and filled without the GIL
  * (PyMem_Raw*), owned by the walker until handed over, then by a Batch object. */
-typedef struct {
+typedef struct BatchData {
+    struct BatchData *later;  /* the next finished batch in the walker's queue */
     Ev *ev;
     size_t n, cap;
     Flow *flows;              /* snapshots for PRELUDE and ACKS events */
@@ -475,9 +478,11 @@ typedef struct {
     pthread_cond_t wake_walker, wake_main;
     int stopping;             /* stop() asks the walker to end */
     int at_barrier;           /* the walker waits: its last batch ended at a fragment */
+    int barrier_out;          /* next() handed out that batch: the next next() releases the walker */
     int walker_done;          /* the walker has made its last batch (or failed) */
     int walker_err;           /* ERR_NOMEM: the walker could not allocate a batch */
-    BatchData *ready;         /* a finished batch not yet taken by next() */
+    BatchData *ready, *ready_last; /* finished batches not yet taken by next(), oldest first */
+    int n_ready;
     PendingIgnore *pending;
     size_t n_pending, cap_pending;
 } Kernel;
@@ -2567,12 +2572,12 @@ static void walk_batch(Kernel *k, BatchData *b, const uint8_t *buf, Py_ssize_t s
     k->cur = NULL;
 }
 
-/* The walker thread: walks the whole of run_view, one batch ahead of Python at most. */
+/* The walker thread: walks the whole of run_view, WALK_AHEAD batches ahead of Python at most. */
 static void *walker_main(void *arg) {
     Kernel *k = arg;
     for (;;) {
         pthread_mutex_lock(&k->mu);
-        while (!k->stopping && (k->ready != NULL || k->at_barrier)) pthread_cond_wait(&k->wake_walker, &k->mu);
+        while (!k->stopping && (k->n_ready >= WALK_AHEAD || k->at_barrier)) pthread_cond_wait(&k->wake_walker, &k->mu);
         int stopping = k->stopping;
         pthread_mutex_unlock(&k->mu);
         if (stopping) break;
@@ -2587,7 +2592,10 @@ static void *walker_main(void *arg) {
         k->run_pos = b->pos;
         int last = b->status != ST_MORE;
         pthread_mutex_lock(&k->mu);
-        k->ready = b;
+        if (k->ready_last != NULL) k->ready_last->later = b;
+        else k->ready = b;
+        k->ready_last = b;
+        k->n_ready++;
         if (b->barrier) k->at_barrier = 1;
         if (last) k->walker_done = 1;
         pthread_cond_signal(&k->wake_main);
@@ -3049,8 +3057,13 @@ static void walker_join(Kernel *k) {
     pthread_cond_broadcast(&k->wake_walker);
     pthread_mutex_unlock(&k->mu);
     pthread_join(k->thread, NULL);
-    batch_free(k->ready);
-    k->ready = NULL;
+    while (k->ready != NULL) {
+        BatchData *b = k->ready;
+        k->ready = b->later;
+        batch_free(b);
+    }
+    k->ready_last = NULL;
+    k->n_ready = 0;
     k->running = 0;
 }
 
@@ -3386,8 +3399,9 @@ static PyObject *Kernel_start(Kernel *k, PyObject *args) {
     k->run_pos = pos;
     k->run_base = (int64_t)base;
     k->run_budget = budget;
-    k->stopping = k->at_barrier = k->walker_done = k->walker_err = 0;
-    k->ready = NULL;
+    k->stopping = k->at_barrier = k->barrier_out = k->walker_done = k->walker_err = 0;
+    k->ready = k->ready_last = NULL;
+    k->n_ready = 0;
     if (pthread_create(&k->thread, NULL, walker_main, k) != 0) {
         PyBuffer_Release(&k->run_view);
         PyErr_SetString(PyExc_RuntimeError, "cannot start the kernel's walker thread");
@@ -3409,15 +3423,21 @@ static PyObject *Kernel_next(Kernel *k, PyObject *Py_UNUSED(ignored)) {
     int err;
     Py_BEGIN_ALLOW_THREADS
     pthread_mutex_lock(&k->mu);
-    if (k->at_barrier) {
-        k->at_barrier = 0;
+    if (k->barrier_out) { /* the batch that ended at a fragment has been dispatched */
+        k->barrier_out = k->at_barrier = 0;
         pthread_cond_signal(&k->wake_walker);
     }
     while (k->ready == NULL && !k->walker_done) pthread_cond_wait(&k->wake_main, &k->mu);
     b = k->ready;
-    k->ready = NULL;
+    if (b != NULL) {
+        k->ready = b->later;
+        if (k->ready == NULL) k->ready_last = NULL;
+        b->later = NULL;
+        k->n_ready--;
+        if (b->barrier) k->barrier_out = 1;
+        pthread_cond_signal(&k->wake_walker);
+    }
     err = k->walker_err;
-    if (b != NULL) pthread_cond_signal(&k->wake_walker);
     pthread_mutex_unlock(&k->mu);
     Py_END_ALLOW_THREADS
     if (b == NULL) {

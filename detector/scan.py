@@ -112,7 +112,9 @@ def _scan(files: list[Path], options: ScanOptions) -> dict[str, Any]:
     ips_screened = 0
     for index, path in enumerate(files):
         if fast:
-            info, counts = fastpath.fast_scan_file(path, table, _fast_progress(options, str(path), index, len(files)))
+            # settled in _input_record: the hash runs on beside the summaries and findings
+            info, counts = fastpath.fast_scan_file(path, table, _fast_progress(options, str(path), index, len(files)),
+                                                   settle=False)
             infos.append(info)
             ips_screened = counts.ips_screened  # running total for the scan
         else:
@@ -245,6 +247,7 @@ def _attributor(options: ScanOptions) -> Iterator[Attributor | None]:
 
 
 def _input_record(info: CaptureInfo) -> dict[str, Any]:
+    info.settle()  # the fast path's SHA-256 may still be being computed
     return {
         "path": info.path,
         "sha256": info.sha256,

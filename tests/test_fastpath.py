@@ -27,6 +27,7 @@ import random
 import struct
 import subprocess
 import sys
+import time
 import tracemalloc
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -486,8 +487,13 @@ def test_ipv6_extension_headers(tmp_path: Path, ext: str) -> None:
     assert len(out.findings["sessions"]) == (0 if ext in ("esp", "too-many") else 1)
 
 
+@pytest.mark.parametrize("budget", [None, 90, 700], ids=["one-batch", "tiny-batches", "small-batches"])
 @pytest.mark.parametrize("v6", [False, True], ids=["v4", "v6"])
-def test_fragmented_mining_and_dns(tmp_path: Path, v6: bool) -> None:
+def test_fragmented_mining_and_dns(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, v6: bool, budget: int | None) -> None:
+    """Fragments are barriers: with small batches, the walker has several queued ahead of the one
+    dispatched when it stops at a fragment, and goes on only after the fragment's batch."""
+    if budget is not None:
+        monkeypatch.setattr(fast_mod, "BUDGET", budget)
     rnd = random.Random(5)
     out_recs = []
     ident = 100
@@ -1016,6 +1022,16 @@ def test_sha256_and_size_of_mapped_file(tmp_path: Path) -> None:
     assert counts.flows_seen >= 6
 
 
+def test_sha256_settled_later(tmp_path: Path) -> None:
+    """settle=False (the scan command): the file is walked while it is hashed, and the digest is
+    waited for only when the findings' inputs are written."""
+    data = pcap_file(mixed(), 1, eth)
+    info, _ = fast_scan_file(write(tmp_path, "h.pcap", data), FlowTable(), settle=False)
+    assert info.sha256 == "" and info.sha256_later is not None and info.size == len(data)
+    info.settle()
+    assert info.sha256 == hashlib.sha256(data).hexdigest() and info.warnings == []
+
+
 def test_not_a_capture_same_error(tmp_path: Path) -> None:
     from detector.errors import CaptureFormatError, UnreadableInputError
 
@@ -1207,7 +1223,8 @@ def test_ignore_drops_walked_events_of_that_flow_instance_only() -> None:
 
 @pytest.mark.parametrize("budget", [60, 400, 3000])
 def test_late_ignores_with_small_batches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, budget: int) -> None:
-    """Batches of a record or a few: ignores reach the kernel one or two batches late, over and over."""
+    """Batches of a record or a few: ignores reach the kernel several batches late (the walker
+    queues up to WALK_AHEAD ahead), over and over."""
     monkeypatch.setattr(fast_mod, "BUDGET", budget)
     echo, miner = _echo_then_miner()
     recs = echo.out + miner.out
@@ -1260,6 +1277,30 @@ def test_walker_api() -> None:
     serial.begin(0)
     assert events == list(serial.walk(data, 0, 0, True, 1 << 30))
     assert kernel.file_stats() == serial.file_stats() and kernel.counts() == serial.counts()
+
+
+def test_walker_stops_at_a_fragment_until_its_batch_is_dispatched() -> None:
+    """The walker queues batches ahead, but stops after one that ends at a fragment: it waits
+    there (observe() allowed) until next() is called after the one that handed that batch out."""
+    recs = mixed()
+    frag = frag4("10.9.9.9", "10.9.9.8", 6, tcp_seg(1, 2, 3, 4, 0x18, b"x" * 64), 999, 16)[0]
+    data = pcap_file(recs[:6] + [(T0 + 0.5, frag)] + mixed(t=T0 + 1), 1, eth)
+    kernel = FastScanner(FlowTable()).kernel
+    kernel.begin(0)
+    kernel.start(data, 0, 0, 1)  # a record per batch: the fragment's batch is queued ahead
+    time.sleep(0.05)
+    batches: list[list[Any]] = []
+    while not batches or not any(e[0] == _fastpath.EV_FRAGMENT for e in batches[-1]):
+        batch = kernel.next()
+        assert batch is not None
+        batches.append(list(batch))
+    time.sleep(0.05)  # a walker let go too early would be walking on, or done, by now
+    assert kernel.observe(Packet(T0 + 0.6, "10.9.9.9", "10.9.9.8", 6, 1, 2, b"y" * 8, 48, 0x18)) is not None
+    rest: list[Any] = []
+    while (batch := kernel.next()) is not None:
+        rest += list(batch)
+    kernel.stop()
+    assert len(batches) > 2 and any(e[0] == _fastpath.EV_PACKET for e in rest)  # the file went on after it
 
 
 TRACED: list[float] = []

@@ -86,3 +86,49 @@ def test_scan_command_reports_the_same_sha256(tmp_path: Path) -> None:
     findings = json.loads((out / "findings.json").read_text())
     assert [i["sha256"] for i in findings["inputs"]] == [hashlib.sha256(path.read_bytes()).hexdigest()]
     assert prehash._jobs == []  # taken by the scan
+
+
+def test_begin_hashes_an_open_file_through_its_own_descriptor(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(prehash, "PIECE", 4096)  # many pieces
+    path = tmp_path / "c.pcap"
+    path.write_bytes(os.urandom(100_003))
+    fd = os.open(path, os.O_RDONLY)
+    job = prehash.begin(fd)
+    os.close(fd)  # the hash reads through a duplicate
+    assert job.digest() == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _pending(path: Path, size: int) -> prehash.Pending:
+    fd = os.open(path, os.O_RDONLY)
+    st = os.fstat(fd)
+    return prehash.Pending(fd, (st.st_dev, st.st_ino, size, st.st_mtime_ns))
+
+
+def test_cancelled_or_short_hash_has_no_digest(tmp_path: Path) -> None:
+    path = tmp_path / "c.pcap"
+    path.write_bytes(b"\xd4\xc3\xb2\xa1" + bytes(5000))
+    cancelled = _pending(path, 5004)
+    cancelled.cancel()
+    cancelled.thread.start()
+    shrunk = _pending(path, 9000)  # the file is shorter than when it was looked at
+    shrunk.thread.start()
+    assert cancelled.digest() is None and shrunk.digest() is None
+
+
+def test_a_scan_without_a_digest_says_so(tmp_path: Path) -> None:
+    """CaptureInfo.settle(): the digest of a hash that failed is not invented, the input says why."""
+    from detector.capture.model import CaptureInfo
+
+    path = tmp_path / "c.pcap"
+    path.write_bytes(bytes(100))
+    good, bad = _pending(path, 100), _pending(path, 200)
+    good.thread.start()
+    bad.thread.start()
+    ok, failed = CaptureInfo(path="a", sha256_later=good), CaptureInfo(path="b", sha256_later=bad)
+    ok.settle()
+    failed.settle()
+    failed.settle()  # settled once
+    assert ok.sha256 == hashlib.sha256(bytes(100)).hexdigest() and ok.warnings == []
+    assert failed.sha256 == "" and failed.warnings == [
+        "no SHA-256: the file changed or could not be read while it was hashed"]
+    assert ok.sha256_later is None and failed.sha256_later is None

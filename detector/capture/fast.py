@@ -41,15 +41,16 @@ keeping their text).
 
 Public API:
 
-``fast_scan_file(path, table, progress=None, threads=None) -> (CaptureInfo, FastCounts)``
+``fast_scan_file(path, table, progress=None, threads=None, *, settle=True) -> (CaptureInfo, FastCounts)``
     Read one capture through ``table``. Several files of one scan share one kernel (kept with the
     table), so a connection spanning two files of a rotated capture stays one flow. Raises what
-    ``open_capture`` raises for files that cannot be read or are not captures.
+    ``open_capture`` raises for files that cannot be read or are not captures. ``settle=False``
+    returns before the file's SHA-256 is known; ``info.settle()`` waits for it.
 ``finish_scan(table) -> None``
     The end of a fast scan, before ``table.finish()``: the kernel ends the flows still live (they
     stay live from file to file) and their summaries join ``table.summaries``.
 ``FastScanner(table, threads=None)``
-    The same as an object: ``scan_file(path, progress=None) -> CaptureInfo``, ``finish()`` and
+    The same as an object: ``scan_file(path, progress=None, *, settle=True) -> CaptureInfo``, ``finish()`` and
     ``counts``.
 ``available() -> bool``
     True when the compiled kernel is importable.
@@ -58,25 +59,27 @@ Public API:
 
 Pipelining. The kernel's walk (records, headers, flow table, selection) runs without the GIL and
 records its events as C structs; Python objects are made only when a batch is iterated here. For
-a plain file (memory-mapped, and hashed with SHA-256 by a second thread) the walk runs in the
-kernel's own walker thread, one batch ahead: while this thread gives batch N to the table, the
-walker walks batch N+1. The table's ignores therefore reach the kernel a batch late (they are
-applied when the next walk starts); meanwhile the kernel drops the events of those flows from the
-batches already walked, by the flow's serial number, so a newer flow on the same addresses and
+a plain file (memory-mapped) the walk runs in the kernel's own walker thread, up to a few batches
+ahead: while this thread gives batch N to the table, the walker walks batch N+1, N+2... The
+table's ignores therefore reach the kernel late (they are applied when the next walk starts);
+meanwhile the kernel drops the events of those flows from the batches already walked, by the flow's serial number, so a newer flow on the same addresses and
 ports is never affected. A batch that ends at an IP fragment is a barrier: the walker waits until
 the reassembled packet has been observed. gzip files are inflated by
 ``detector.capture.pcap.Stream`` in bounded blocks and walked serially, block by block, a record
 cut by a block boundary carried over to the next walk; so is every file when
 ``MINESWEEP_FAST_THREADS=0`` (or ``FastScanner(table, threads=False)``), for debugging.
+
+Hashing. A plain file's SHA-256 is computed by a thread of ``detector.capture.prehash``, through
+its own file descriptor (begun at the command's start, or when the file is opened), beside the
+walk. The scan need not wait for it: ``scan`` settles the digest when it writes the inputs of the
+findings, so on two cores the hash also runs beside the summaries and the findings.
 """
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 import mmap
 import os
-import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -98,7 +101,6 @@ except ImportError:  # not built: the scan falls back to the pure path
 __all__ = ["FastCounts", "FastScanner", "available", "fast_scan_file", "finish_scan", "threads_default"]
 
 BUDGET = 4 << 20  #: stored bytes the kernel reads per call (bounds the events held at once)
-HASH_PIECE = 8 << 20  #: bytes hashed per call by the hashing thread
 
 ProgressFn = Callable[[int], None]  #: called with the TCP/UDP packets decoded so far in the file
 THREADS_ENV = "MINESWEEP_FAST_THREADS"  #: "0": walk in the scanning thread (no walker thread)
@@ -120,16 +122,6 @@ class FastCounts:
 def available() -> bool:
     """True when the compiled kernel ``detector._fastpath`` is importable."""
     return _fastpath is not None
-
-
-def _hash(data: mmap.mmap, sha: Any, stop: threading.Event) -> None:
-    """SHA-256 of the mapped file, in pieces so that an interrupted scan need not wait for it."""
-    with memoryview(data) as view:
-        for offset in range(0, len(view), HASH_PIECE):
-            if stop.is_set():
-                return
-            sha.update(view[offset:offset + HASH_PIECE])
-            _release(data, offset, offset + HASH_PIECE)
 
 
 def _release(data: mmap.mmap, start: int, end: int) -> None:
@@ -218,8 +210,11 @@ class FastScanner:
         return FastCounts(*self.kernel.counts())
 
     # -- one file -------------------------------------------------------------------------------
-    def scan_file(self, path: str | os.PathLike[str], progress: ProgressFn | None = None) -> CaptureInfo:
-        """Read one capture; return its ``CaptureInfo`` (as ``open_capture`` would fill it)."""
+    def scan_file(self, path: str | os.PathLike[str], progress: ProgressFn | None = None, *,
+                  settle: bool = True) -> CaptureInfo:
+        """Read one capture; return its ``CaptureInfo`` (as ``open_capture`` would fill it).
+        ``settle=False``: return once the file is walked, its SHA-256 maybe still being computed
+        (``info.settle()`` waits for it)."""
         name = os.fspath(path)
         with open_capture(name) as probe:  # same sniffing, same errors as the pure path
             fmt = probe.info.format
@@ -233,7 +228,7 @@ class FastScanner:
             if fmt.endswith("+gzip"):
                 self._read_gzip(name, info, warn, progress)
             else:
-                self._read_mapped(name, info, progress)
+                self._read_mapped(name, info, progress, settle)
         finally:
             self._warn = self._ipdec = None
             self._current = None
@@ -246,42 +241,37 @@ class FastScanner:
         (flows stay live from one file to the next) and their summaries join ``table.summaries``."""
         self._dispatch(self.kernel.finish())
 
-    def _read_mapped(self, name: str, info: CaptureInfo, progress: ProgressFn | None) -> None:
+    def _read_mapped(self, name: str, info: CaptureInfo, progress: ProgressFn | None, settle: bool) -> None:
         try:
             with open(name, "rb") as fileobj:
                 size = os.fstat(fileobj.fileno()).st_size
-                data = mmap.mmap(fileobj.fileno(), 0, access=mmap.ACCESS_READ)
-                # hashed ahead, from the command's imports on (detector.capture.prehash), if unchanged
-                ahead = prehash.take(fileobj.fileno())
+                # SHA-256 in a thread of its own, through its own descriptor, while the kernel walks the
+                # mapping: begun at the command's start if the file is unchanged since
+                # (detector.capture.prehash), or now
+                hashing = prehash.take(fileobj.fileno()) or prehash.begin(fileobj.fileno())
+                try:
+                    data = mmap.mmap(fileobj.fileno(), 0, access=mmap.ACCESS_READ)
+                except BaseException:
+                    hashing.cancel()
+                    raise
         except (OSError, ValueError) as exc:
             raise UnreadableInputError(f"{name}: cannot map the file ({exc})") from None
         try:
             if hasattr(data, "madvise"):
                 data.madvise(mmap.MADV_SEQUENTIAL)
-            sha = hashlib.sha256()
-            stop = threading.Event()
-            hasher = None
-            if ahead is None:  # not hashed ahead: hashed now, beside the kernel (hashlib releases the GIL)
-                hasher = threading.Thread(target=_hash, args=(data, sha, stop), name="minesweep-sha256")
-                hasher.start()
-            try:
-                if self.threads:
-                    self._drive_walker(data, progress)
-                else:
-                    self._drive(data, 0, 0, True, progress)
-                self._summaries(info)
-            except BaseException:
-                stop.set()
-                raise
-            finally:
-                if hasher is not None:
-                    hasher.join()
-            digest = ahead.digest() if ahead is not None else None
-            if digest is None and hasher is None:  # the hash ahead failed: hash the mapping now
-                _hash(data, sha, stop)
-            info.sha256, info.size = digest or sha.hexdigest(), size
+            if self.threads:
+                self._drive_walker(data, progress)
+            else:
+                self._drive(data, 0, 0, True, progress)
+            self._summaries(info)
+        except BaseException:
+            hashing.cancel()
+            raise
         finally:
             data.close()
+        info.size, info.sha256_later = size, hashing
+        if settle:
+            info.settle()
         assert self._warn is not None
         self._warn.close()
 
@@ -452,13 +442,14 @@ class FastScanner:
             self.kernel.ignore(a, ap, b, bp, proto, event[1])
 
 
-def fast_scan_file(path: str | os.PathLike[str], table: flows.FlowTable,
-                   progress: ProgressFn | None = None, threads: bool | None = None) -> tuple[CaptureInfo, FastCounts]:
+def fast_scan_file(path: str | os.PathLike[str], table: flows.FlowTable, progress: ProgressFn | None = None,
+                   threads: bool | None = None, *, settle: bool = True) -> tuple[CaptureInfo, FastCounts]:
     """Read one capture through ``table`` with the compiled kernel; see the module docstring.
 
     The kernel is kept with the table (it is the table's ``on_ignore`` hook), so calling this for
     each file of a scan with the same table continues the same flows. ``threads``: see
     ``FastScanner`` (a kernel already kept with the table keeps its mode unless given).
+    ``settle``: see ``FastScanner.scan_file``.
     """
     hook = table.on_ignore
     scanner = getattr(hook, "__self__", None)
@@ -466,7 +457,7 @@ def fast_scan_file(path: str | os.PathLike[str], table: flows.FlowTable,
         scanner = FastScanner(table, threads)
     elif threads is not None:
         scanner.threads = threads
-    info = scanner.scan_file(path, progress)
+    info = scanner.scan_file(path, progress, settle=settle)
     return info, scanner.counts
 
 

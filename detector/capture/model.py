@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 TCP = 6
 UDP = 17
@@ -47,3 +48,17 @@ class CaptureInfo:
     last_ts: float | None = None
     linktypes: list[int] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  #: "offset N: what happened", bounded
+    #: the fast path's hash of the file, still being computed (an object with ``digest() -> str | None``):
+    #: ``settle()`` waits for it and fills ``sha256``
+    sha256_later: Any = field(default=None, repr=False, compare=False)
+
+    def settle(self) -> None:
+        """Wait for a SHA-256 still being computed; store it in ``sha256`` (or say why it is missing)."""
+        later, self.sha256_later = self.sha256_later, None
+        if later is None:
+            return
+        digest = later.digest()
+        if digest is not None:
+            self.sha256 = digest
+        else:
+            self.warnings.append("no SHA-256: the file changed or could not be read while it was hashed")
