@@ -23,6 +23,7 @@ import gzip
 import hashlib
 import ipaddress
 import json
+import os
 import random
 import struct
 import subprocess
@@ -1301,6 +1302,30 @@ def test_walker_stops_at_a_fragment_until_its_batch_is_dispatched() -> None:
         rest += list(batch)
     kernel.stop()
     assert len(batches) > 2 and any(e[0] == _fastpath.EV_PACKET for e in rest)  # the file went on after it
+
+
+def test_walker_lets_its_hasher_go(tmp_path: Path) -> None:
+    """A Hasher given to start() is held back while the walker walks and let go for good after:
+    one held from the start still finishes once the walk has ended."""
+    import threading
+
+    data = pcap_file(mixed(), 1, eth)
+    path = write(tmp_path, "h.pcap", data)
+    hashlib.sha256()  # hashlib's libcrypto loaded: the Hasher uses it
+    hasher = _fastpath.Hasher(os.open(path, os.O_RDONLY), len(data), held=True)
+    kernel = FastScanner(FlowTable()).kernel
+    kernel.begin(0)
+    with pytest.raises(TypeError, match="Hasher"):
+        kernel.start(data, 0, 0, 2000, "not a hasher")
+    kernel.start(data, 0, 0, 2000, hasher)
+    while kernel.next() is not None:
+        pass
+    kernel.stop()
+    got: list[str | None] = []
+    waiter = threading.Thread(target=lambda: got.append(hasher.digest()), daemon=True)
+    waiter.start()
+    waiter.join(30)
+    assert got == [hashlib.sha256(data).hexdigest()]
 
 
 TRACED: list[float] = []

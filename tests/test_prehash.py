@@ -3,6 +3,7 @@ the very file hashed, unchanged."""
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import os
@@ -52,16 +53,18 @@ def test_a_file_changed_since_is_not_taken(tmp_path: Path) -> None:
     assert _take(path) is None
 
 
-@pytest.mark.parametrize("what", ["not-a-capture", "directory", "missing", "other-command", "empty"])
+@pytest.mark.parametrize("what", ["not-a-capture", "directory", "missing", "other-command", "empty", "gzip"])
 def test_nothing_is_hashed_for_other_arguments(tmp_path: Path, what: str) -> None:
     text = tmp_path / "notes.txt"
     text.write_text("GET / HTTP/1.1\r\n")
     empty = tmp_path / "empty.pcap"
     empty.write_bytes(b"")
+    gz = tmp_path / "c.pcap.gz"
+    gz.write_bytes(gzip.compress(b"\xd4\xc3\xb2\xa1" + bytes(20)))  # hashed by its inflating reader
     sample = _sample(tmp_path)
     argv = {"not-a-capture": ["scan", str(text)], "directory": ["scan", str(tmp_path)],
             "missing": ["scan", str(tmp_path / "nope.pcap")], "other-command": ["report", str(sample)],
-            "empty": ["scan", str(empty)]}[what]
+            "empty": ["scan", str(empty)], "gzip": ["scan", str(gz)]}[what]
     prehash.start(argv)
     assert prehash._jobs == []
 
@@ -75,7 +78,7 @@ def test_at_most_max_files(tmp_path: Path) -> None:
     prehash.start(["scan", *paths])
     assert len(prehash._jobs) == prehash.MAX_FILES
     for job in prehash._jobs:
-        job.thread.join()
+        job.digest()
 
 
 def test_scan_command_reports_the_same_sha256(tmp_path: Path) -> None:
@@ -88,14 +91,28 @@ def test_scan_command_reports_the_same_sha256(tmp_path: Path) -> None:
     assert prehash._jobs == []  # taken by the scan
 
 
-def test_begin_hashes_an_open_file_through_its_own_descriptor(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(prehash, "PIECE", 4096)  # many pieces
+@pytest.fixture(params=["native", "python"])
+def hasher(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both hashers: the kernel's Hasher thread, and the Python thread used without one."""
+    if request.param == "python":
+        monkeypatch.setattr(prehash, "_fastpath", None)
+    elif prehash._fastpath is None:
+        pytest.skip("detector._fastpath is not built")
+    return str(request.param)
+
+
+@pytest.mark.parametrize("size", [0, 1, 255 << 10, 256 << 10, (256 << 10) + 1, 3_000_017])
+def test_begin_hashes_an_open_file_through_its_own_descriptor(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              hasher: str, size: int) -> None:
+    monkeypatch.setattr(prehash, "PIECE", 4096)  # many pieces (Python thread)
     path = tmp_path / "c.pcap"
-    path.write_bytes(os.urandom(100_003))
+    path.write_bytes(os.urandom(size))
     fd = os.open(path, os.O_RDONLY)
     job = prehash.begin(fd)
     os.close(fd)  # the hash reads through a duplicate
+    assert (job.native is not None) == (hasher == "native")
     assert job.digest() == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert job.digest() == hashlib.sha256(path.read_bytes()).hexdigest()  # asked again: the same
 
 
 def _pending(path: Path, size: int) -> prehash.Pending:
@@ -104,26 +121,69 @@ def _pending(path: Path, size: int) -> prehash.Pending:
     return prehash.Pending(fd, (st.st_dev, st.st_ino, size, st.st_mtime_ns))
 
 
-def test_cancelled_or_short_hash_has_no_digest(tmp_path: Path) -> None:
+def _open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_cancelled_or_short_hash_has_no_digest(tmp_path: Path, hasher: str) -> None:
     path = tmp_path / "c.pcap"
-    path.write_bytes(b"\xd4\xc3\xb2\xa1" + bytes(5000))
-    cancelled = _pending(path, 5004)
-    cancelled.cancel()
-    cancelled.thread.start()
-    shrunk = _pending(path, 9000)  # the file is shorter than when it was looked at
-    shrunk.thread.start()
+    path.write_bytes(b"\xd4\xc3\xb2\xa1" + bytes(600_000))
+    before = _open_fds()
+    cancelled = _pending(path, 600_004)
+    if hasher == "native":  # held at the gate before its first piece, then cancelled
+        cancelled.native = prehash._fastpath.Hasher(cancelled._fd, 600_004, held=True)
+        cancelled.cancel()
+    else:  # cancelled before its first piece
+        cancelled.cancel()
+        cancelled.start()
+    shrunk = _pending(path, 900_000).start()  # the file is shorter than when it was looked at
     assert cancelled.digest() is None and shrunk.digest() is None
+    assert _open_fds() == before  # each hash closed the descriptor it owned
 
 
-def test_a_scan_without_a_digest_says_so(tmp_path: Path) -> None:
+def test_held_gate_waits_until_opened(tmp_path: Path) -> None:
+    """A kernel's walker holds its Hasher back while both cores are busy; opened, it goes on."""
+    if prehash._fastpath is None:
+        pytest.skip("detector._fastpath is not built")
+    path = tmp_path / "c.pcap"
+    path.write_bytes(os.urandom(2_000_000))
+    job = _pending(path, 2_000_000).start()
+    job.native.hold(True)
+    job.native.hold(False)
+    assert job.digest() == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_hasher_arguments() -> None:
+    if prehash._fastpath is None:
+        pytest.skip("detector._fastpath is not built")
+    with pytest.raises(ValueError, match="negative"):
+        prehash._fastpath.Hasher(-1, 10)
+    with pytest.raises(ValueError, match="negative"):
+        prehash._fastpath.Hasher(0, -1)
+    unread = prehash._fastpath.Hasher.__new__(prehash._fastpath.Hasher)
+    with pytest.raises(RuntimeError, match="not started"):
+        unread.digest()
+    bad = prehash._fastpath.Hasher(10_000, 5)  # not an open descriptor: no digest
+    assert bad.digest() is None
+
+
+def test_discard_cancels_what_nobody_took(tmp_path: Path) -> None:
+    path = _sample(tmp_path)
+    prehash.start(["scan", str(path)])
+    assert len(prehash._jobs) == 1
+    job = prehash._jobs[0]
+    prehash.discard()
+    assert prehash._jobs == [] and _take(path) is None
+    job.digest()  # ended (cancelled or done)
+
+
+def test_a_scan_without_a_digest_says_so(tmp_path: Path, hasher: str) -> None:
     """CaptureInfo.settle(): the digest of a hash that failed is not invented, the input says why."""
     from detector.capture.model import CaptureInfo
 
     path = tmp_path / "c.pcap"
     path.write_bytes(bytes(100))
-    good, bad = _pending(path, 100), _pending(path, 200)
-    good.thread.start()
-    bad.thread.start()
+    good, bad = _pending(path, 100).start(), _pending(path, 200).start()
     ok, failed = CaptureInfo(path="a", sha256_later=good), CaptureInfo(path="b", sha256_later=bad)
     ok.settle()
     failed.settle()

@@ -69,10 +69,12 @@ the reassembled packet has been observed. gzip files are inflated by
 cut by a block boundary carried over to the next walk; so is every file when
 ``MINESWEEP_FAST_THREADS=0`` (or ``FastScanner(table, threads=False)``), for debugging.
 
-Hashing. A plain file's SHA-256 is computed by a thread of ``detector.capture.prehash``, through
-its own file descriptor (begun at the command's start, or when the file is opened), beside the
-walk. The scan need not wait for it: ``scan`` settles the digest when it writes the inputs of the
-findings, so on two cores the hash also runs beside the summaries and the findings.
+Hashing. A plain file's SHA-256 is computed by ``detector.capture.prehash`` (begun at the
+command's start, or when the file is opened) through a file descriptor of its own, in the
+kernel's ``Hasher`` thread: the walker closes its gate while it walks a batch, so the hash
+fills the time the walker leaves (its queue full) and never takes the walker's core.
+The scan need not wait for the digest either: ``scan`` settles it when it writes the inputs of
+the findings, so the hash also runs beside the summaries and the findings.
 """
 
 from __future__ import annotations
@@ -101,6 +103,9 @@ except ImportError:  # not built: the scan falls back to the pure path
 __all__ = ["FastCounts", "FastScanner", "available", "fast_scan_file", "finish_scan", "threads_default"]
 
 BUDGET = 4 << 20  #: stored bytes the kernel reads per call (bounds the events held at once)
+#: mapped bytes walked before their pages are dropped from the mapping (each drop interrupts the
+#: other core to flush its TLB: once per 32 MiB, not per batch)
+RELEASE_EVERY = 32 << 20
 
 ProgressFn = Callable[[int], None]  #: called with the TCP/UDP packets decoded so far in the file
 THREADS_ENV = "MINESWEEP_FAST_THREADS"  #: "0": walk in the scanning thread (no walker thread)
@@ -260,7 +265,7 @@ class FastScanner:
             if hasattr(data, "madvise"):
                 data.madvise(mmap.MADV_SEQUENTIAL)
             if self.threads:
-                self._drive_walker(data, progress)
+                self._drive_walker(data, progress, hashing.native)
             else:
                 self._drive(data, 0, 0, True, progress)
             self._summaries(info)
@@ -313,10 +318,11 @@ class FastScanner:
             if status != more:
                 return pos, status, need
 
-    def _drive_walker(self, data: mmap.mmap, progress: ProgressFn | None) -> None:
-        """Walk the whole mapped file in the kernel's walker thread, dispatching batch after batch."""
+    def _drive_walker(self, data: mmap.mmap, progress: ProgressFn | None, hasher: Any = None) -> None:
+        """Walk the whole mapped file in the kernel's walker thread, dispatching batch after batch
+        (holding ``hasher``, the file's ``_fastpath.Hasher``, back while the walker walks)."""
         kernel = self.kernel
-        kernel.start(data, 0, 0, BUDGET)
+        kernel.start(data, 0, 0, BUDGET, hasher)
         released = 0
         try:
             while True:
@@ -327,8 +333,9 @@ class FastScanner:
                     self._dispatch(batch)
                 finally:
                     batch.close()
-                _release(data, released, batch.pos)  # the walker reads ahead of batch.pos only
-                released = batch.pos
+                if batch.pos - released >= RELEASE_EVERY:  # the walker reads ahead of batch.pos only
+                    _release(data, released, batch.pos)
+                    released = batch.pos
                 if progress is not None:
                     progress(batch.decoded)
                 if batch.status != _fastpath.ST_MORE:

@@ -1,20 +1,26 @@
 """SHA-256 of the capture files of a ``scan``, started before the command's imports.
 
 Every capture's SHA-256 goes into the findings (evidence of what was read). The fast path
-hashes a mapped file in a second thread while the kernel walks it, so on a 2-core machine the
-hash and the walk share the core the Python table does not use. The ~0.15 s the interpreter
-spends importing the command leaves that core idle. ``start(argv)`` is called by the command
-line before those imports: for each argument of ``scan`` that is a regular file starting with a
-capture's magic number (pcap, pcapng, gzip), a daemon thread hashes its first ``st_size`` bytes,
-read in bounded pieces. ``take(fd)`` then gives that hash to the reader of the file — only
-when the open file is the one hashed, unchanged: same device, inode, size and modification time,
-taken before the hash began and again by the reader (a capture still being written, replaced or
-truncated is hashed again by the reader, as without this module). ``begin(fd)`` hashes an open
-file the same way, for a reader that found nothing begun ahead: the fast path's reader walks the
-file while it is hashed, and waits for the digest only when the findings are written.
+walks a mapped file while it is hashed, and waits for the digest only when the findings are
+written. The ~0.1 s the interpreter spends importing the command leaves the second core idle, so
+``start(argv)`` is called by the command line before those imports: for each argument of
+``scan`` that is a regular file starting with a plain capture's magic number (pcap, pcapng; a
+gzip file is hashed by its inflating reader), a hash of its first ``st_size`` bytes begins.
+``take(fd)`` then gives that hash to the reader of the file — only when the open file is the one
+hashed, unchanged: same device, inode, size and modification time, taken before the hash began
+and again by the reader (a capture still being written, replaced or truncated is hashed again by
+the reader, as without this module). ``begin(fd)`` hashes an open file the same way, for a
+reader that found nothing begun ahead. ``discard()`` cancels the hashes nobody took (a scan in
+worker processes, or by the pure engine, hashes its files itself).
 
-Public API: ``start(argv) -> None``, ``take(fd) -> Pending | None``, ``begin(fd) -> Pending``
-(``Pending.digest() -> str | None``, ``Pending.cancel()``).
+The hash runs in the compiled kernel's ``Hasher`` (a POSIX thread using the SHA-256 of the
+libcrypto hashlib loaded; the kernel's walker holds it back while it walks a batch, so the walk
+never waits for it), or, where there is none, in a Python thread: pieces of PIECE bytes, read
+and hashed with hashlib, which releases the GIL for both.
+
+Public API: ``start(argv) -> None``, ``take(fd) -> Pending | None``, ``begin(fd) -> Pending``,
+``discard() -> None``; ``Pending.digest() -> str | None``, ``Pending.cancel()``,
+``Pending.native`` (the kernel's ``Hasher``, or None).
 """
 
 from __future__ import annotations
@@ -25,37 +31,62 @@ import os
 import stat
 import sys
 import threading
+from typing import Any
 
-PIECE = 8 << 20  #: bytes read and hashed per step (memory held by a hashing thread)
+try:
+    from detector import _fastpath
+except ImportError:  # not built: hashed in a Python thread
+    _fastpath = None  # type: ignore[assignment]
+
+PIECE = 8 << 20  #: bytes read and hashed per step by a Python hashing thread (the memory it holds)
 MAX_FILES = 4  #: files hashed ahead at most (the rest are hashed as they are read)
-#: the interpreter's switch interval during a scan (default 0.005 s). A hashing thread needs the GIL
-#: for a moment between pieces; with the default it could wait 5 ms each time for a main thread
-#: busy in FlowTable, and the hash would fall behind the walk (measured: median 1.08 -> 1.02 s on the
-#: 1M-packet benchmark)
+#: the interpreter's switch interval during a scan (default 0.005 s). A Python hashing thread
+#: needs the GIL for a moment between pieces; with the default it could wait 5 ms each time for a
+#: main thread busy in FlowTable, and the hash would fall behind the walk
 SWITCH_INTERVAL = 0.0005
-#: first bytes of pcap (both byte orders, micro- and nanosecond), pcapng and gzip files
-MAGIC = (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d",
-         b"\x0a\x0d\x0d\x0a", b"\x1f\x8b")
+#: first bytes of pcap (both byte orders, micro- and nanosecond) and pcapng files
+MAGIC = (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d", b"\x0a\x0d\x0d\x0a")
 
 _Key = tuple[int, int, int, int]
 
 
 class Pending:
-    """The hash of one file, begun ahead: ``digest()`` waits for it (None if it failed)."""
+    """The hash of one file (its first ``key[2]`` bytes, read through ``fd``, which it owns once
+    ``start()`` is called): ``digest()`` waits for it (None if it failed)."""
 
     def __init__(self, fd: int, key: _Key) -> None:
         self.key = key
+        self.native: Any = None  #: the kernel's Hasher, when it hashes
+        self._fd = fd
         self._digest: str | None = None
         self._cancelled = False
-        self.thread = threading.Thread(target=self._run, args=(fd, key[2]), name="minesweep-prehash", daemon=True)
+        self._thread: threading.Thread | None = None
+
+    def start(self, native: bool = True) -> Pending:
+        if native and _fastpath is not None:
+            try:
+                self.native = _fastpath.Hasher(self._fd, self.key[2])
+                return self
+            except RuntimeError:  # no libcrypto from hashlib to hash with: a Python thread
+                pass
+        self._thread = threading.Thread(target=self._run, args=(self._fd, self.key[2]), name="minesweep-hash",
+                                        daemon=True)
+        self._thread.start()
+        return self
 
     def digest(self) -> str | None:
-        self.thread.join()
+        if self.native is not None:
+            digest: str | None = self.native.digest()
+            return digest
+        if self._thread is not None:
+            self._thread.join()
         return self._digest
 
     def cancel(self) -> None:
         """Stop hashing after the piece in hand (the scan failed: nobody will ask for the digest)."""
         self._cancelled = True
+        if self.native is not None:
+            self.native.cancel()
 
     def _run(self, fd: int, size: int) -> None:
         try:
@@ -107,18 +138,20 @@ def start(argv: list[str]) -> None:
         except OSError:
             os.close(fd)
             continue
-        job = Pending(fd, _key(st))
-        _jobs.append(job)
-        job.thread.start()
+        _jobs.append(Pending(fd, _key(st)).start())
 
 
 def begin(fd: int) -> Pending:
     """Start hashing the open regular file ``fd`` (its first ``st_size`` bytes, read through a
     duplicate of ``fd``, so the caller may close its own). Raises OSError."""
     st = os.fstat(fd)
-    job = Pending(os.dup(fd), _key(st))
-    job.thread.start()
-    return job
+    return Pending(os.dup(fd), _key(st)).start()
+
+
+def discard() -> None:
+    """Cancel and forget the hashes begun ahead that no reader took."""
+    while _jobs:
+        _jobs.pop().cancel()
 
 
 def take(fd: int) -> Pending | None:

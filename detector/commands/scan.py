@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TextIO
 
 from detector.argtypes import add_findings_options
+from detector.capture import prehash
 from detector.commands.report import write_outputs
 from detector.errors import InputError, UnreadableInputError
 from detector.output.findings import write_findings
@@ -114,18 +115,22 @@ def run(args: argparse.Namespace, stdout: TextIO | None = None, stderr: TextIO |
                           registries=args.registry, asn_databases=args.asn_db, public_categories=args.public, model=args.model, pool_lists=args.pool_list, engine="pure" if args.engine == "dask" else args.engine, assumed_hashrates=dict(args.assume_hashrate),
                           command=args.argv, progress=progress)
     if args.watch is not None:
+        prehash.discard()
         return _watch(args, options, stdout, stderr)
     files = expand_inputs(args.inputs)
     if len(files) > 1:
         files = order_files(files)  # first timestamp: a rotated capture in the order it was written
     jobs = args.jobs or default_jobs()
     code = 0
+    if args.engine == "dask" or (jobs > 1 and len(files) > 1) or args.engine != "fast":
+        prehash.discard()  # only the fast path in this process reads the hashes begun ahead
     if args.engine == "dask" or (jobs > 1 and len(files) > 1):
         outcome = run_jobs(files, options, jobs=jobs, engine=_engine(args, jobs) if args.engine == "dask" else None)
         _tell_outcome(outcome, len(files), args.quiet, stderr)
         findings, code = outcome.findings, outcome.exit_code
     else:
         findings = scan(files, options)
+        prehash.discard()  # begun for a file that was not read as hashed (e.g. replaced meanwhile)
     if progress is not None:
         progress.done()
     _write(findings, args)
