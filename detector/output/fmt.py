@@ -50,9 +50,12 @@ def ts(t: float | None) -> str:
 def md(text: Any, limit: int = 80) -> str:
     """Attacker-controlled text made safe for a Markdown table cell."""
     s = "" if text is None else str(text)
-    s = "".join(ch if ch.isprintable() else "?" for ch in s)
+    if not s.isprintable():
+        s = "".join(ch if ch.isprintable() else "?" for ch in s)
     if len(s) > limit:
         s = s[: limit - 1] + "…"
-    for ch in "\\`*_{}[]<>()#+!|":
-        s = s.replace(ch, "\\" + ch)
-    return s
+    return s.translate(_MD_ESCAPES)
+
+
+#: Markdown's special characters, each escaped with a backslash (in one pass)
+_MD_ESCAPES = str.maketrans({ch: "\\" + ch for ch in "\\`*_{}[]<>()#+!|"})

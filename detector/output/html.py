@@ -102,6 +102,8 @@ def text(value: Any, limit: int = TEXT_LIMIT) -> str:
     s = value if isinstance(value, str) else str(value)
     if len(s) > limit:
         s = s[: limit - 1] + "…"
+    if s.isascii() and s.isprintable():  # the common text: nothing below would change it
+        return s
     s = _SPACE.sub(" ", s)
     s = _UNSAFE.sub("\ufffd", s)
     return _INVISIBLE.sub(lambda m: f"[U+{ord(m.group()):04X}]", s)
