@@ -16,11 +16,10 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from detector import __version__, flowshape, poollists
 from detector.aggregate import build_hosts, build_subnets, build_summary
-from detector.attribution import Attributor
 from detector.behaviour import Behaviour, SummaryStore, empty_behaviour
 from detector.capture import fast as fastpath
 from detector.capture import is_capture_file, open_capture
@@ -33,6 +32,9 @@ from detector.hostfeatures import judge_hosts, sweep_sentences
 from detector.model import load_model
 from detector.rules import load_rules
 from detector.units import attribute_hosts, build_units
+
+if TYPE_CHECKING:
+    from detector.attribution import Attributor
 
 SCHEMA = "minesweep/findings/1"
 ENGINES = ("fast", "pure")
@@ -241,6 +243,8 @@ def _attributor(options: ScanOptions) -> Iterator[Attributor | None]:
     if not options.registries and not options.asn_databases:
         yield None
         return
+    from detector.attribution import Attributor  # only with registries or ASN databases (~5 ms to import)
+
     attributor = Attributor.from_files(options.registries, asn_databases=options.asn_databases,
                                        public=options.public_categories)
     try:

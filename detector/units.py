@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from detector.aggregate import group_figures
-from detector.attribution import Attribution, Attributor
+
+if TYPE_CHECKING:  # registries and ASN databases are read only when a scan is given them
+    from detector.attribution import Attribution, Attributor
 
 UNATTRIBUTED = None  #: the unit of a host no source knows
 
