@@ -1039,9 +1039,23 @@ def _template_cache() -> jinja2.BytecodeCache | None:
     return _TemplateCache(str(directory))
 
 
+class _Environment(jinja2.Environment):
+    """The report's views are plain dicts: ``h.ip`` in the template looks the key up first.
+    Jinja2's own order (the attribute, then the item) raised and caught an AttributeError for each
+    of the ~30,000 lookups of a 200-host report (~20 ms); the templates use no dict methods."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if type(obj) is dict:
+            try:
+                return obj[attribute]
+            except KeyError:
+                pass
+        return super().getattr(obj, attribute)
+
+
 @functools.lru_cache(maxsize=1)
 def _environment() -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True,
+    return _Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True,
                               undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                               bytecode_cache=_template_cache())
 
