@@ -146,7 +146,8 @@ enum { EV_PACKET = 0, EV_PRELUDE = 1, EV_SWEEP = 2, EV_WARN = 3, EV_FRAGMENT = 4
 enum { ST_MORE = 0, ST_NEED = 1, ST_DONE = 2 };
 enum { FLOW_EMPTY = 0, FLOW_NEW = 1, FLOW_PYTHON = 2, FLOW_IGNORED = 3, FLOW_HELD = 4 };
 enum { HELD_GET = 0, HELD_LINES = 1, HELD_HTTP = 2 };
-enum { V_HAND = 0, V_HOLD = 1, V_SETTLE = 2 }; /* what a held flow's next packet decides */
+enum { V_HAND = 0, V_HOLD = 1, V_SETTLE = 2, V_PART = 3 }; /* what a held flow's next packet decides
+                                                      * (V_PART: an HTTP message begun, not ended) */
 enum { KIND_PCAP = 0, KIND_PCAPNG = 1 };
 enum { DEC_NONE = 0, DEC_PACKET = 1, DEC_FRAGMENT = 2 };
 enum { ERR_NONE = 0, ERR_NOMEM = 1, ERR_VALUE = 2 };
@@ -265,6 +266,9 @@ typedef struct Held {
     uint8_t has_next;         /* bit d: next[d] is set */
     uint32_t next[2];         /* where each direction's stream stands (FlowTable's Reassembler) */
     uint32_t messages, foreign; /* FlowTable's flow.messages and flow.foreign */
+    uint8_t pending;          /* HELD_HTTP: a message has begun and not ended (its bytes: data[pend_from:]) */
+    uint8_t pend_dir;         /* its direction */
+    uint32_t pend_from, pend_total; /* where it starts in data, and its length (head and body) */
     uint32_t n;               /* packets held */
     Pkt pkts[HELD_PACKETS];   /* payload: NULL until handed over; off[i] into data */
     uint32_t off[HELD_PACKETS];
@@ -1721,7 +1725,7 @@ static int response_verdict(const Kernel *k, const uint8_t *m, Py_ssize_t n, Hea
     return http_verdict(k, hd, m + hd->body, peek);
 }
 
-static int rpc_http(const Kernel *k, Held *h, const uint8_t *m, Py_ssize_t n, int request) {
+static int rpc_http(const Kernel *k, Held *h, const uint8_t *m, Py_ssize_t n, int request, Py_ssize_t *total) {
     Head hd;
     if (request) {
         if (n < 5 || memcmp(m, "POST ", 5) != 0 || !http_head(m, n, &hd) || hd.body >= n) return V_HAND;
@@ -1729,8 +1733,48 @@ static int rpc_http(const Kernel *k, Held *h, const uint8_t *m, Py_ssize_t n, in
         int v = response_verdict(k, m, n, &hd);
         if (v != V_HOLD) return v;
     }
-    if (http_length(&hd) != n - hd.body || m[hd.body] != '{') return V_HAND;
+    Py_ssize_t length = http_length(&hd);
+    if (length < 0 || m[hd.body] != '{') return V_HAND;
+    if (length > n - hd.body && total != NULL) { /* the body goes on in the direction's next segments */
+        *total = hd.body + length;
+        return V_PART;
+    }
+    if (length != n - hd.body) return V_HAND;
     return rpc_message(k, h, m + hd.body, n - hd.body);
+}
+
+/* A segment m[:n] (direction d) of a held JSON-RPC-over-HTTP flow. A message may span segments:
+ * its first holds the whole head and a first body byte (what FlowTable's head frame needs, and
+ * its verdict is taken there), the next ones follow in the same direction with nothing from the
+ * other side between them, so that its bytes lie together in h->data; it is read when its last
+ * byte arrives, as Framer hands the body over then. More bytes than the message (another one
+ * after it) or the other side speaking first: V_HAND. A flow that ends mid-message is dropped
+ * like any held flow (Framer.close() gives nothing for an unfinished Content-Length body). */
+static int rpc_http_segment(Kernel *k, Held *h, const uint8_t *m, Py_ssize_t n, int d) {
+    int request = d == h->dir;
+    if (!h->pending) {
+        Py_ssize_t total = 0;
+        int v = rpc_http(k, h, m, n, request, &total);
+        if (v != V_PART) return v;
+        if (total > HELD_BYTES) return V_HAND; /* could not end within a hold */
+        h->pending = 1;
+        h->pend_dir = (uint8_t)d;
+        h->pend_from = (uint32_t)h->used; /* this segment's bytes, once held */
+        h->pend_total = (uint32_t)total;
+        return V_HOLD;
+    }
+    if (d != h->pend_dir) return V_HAND;
+    size_t have = h->used - h->pend_from + (size_t)n;
+    if (have > h->pend_total) return V_HAND;
+    if (have < h->pend_total) return V_HOLD;
+    uint8_t *msg = PyMem_RawMalloc(have);
+    if (msg == NULL) return fail_nomem(k);
+    memcpy(msg, h->data + h->pend_from, h->used - h->pend_from);
+    memcpy(msg + (h->used - h->pend_from), m, (size_t)n);
+    int v = rpc_http(k, h, msg, (Py_ssize_t)have, request, NULL);
+    PyMem_RawFree(msg);
+    h->pending = 0;
+    return v;
 }
 
 /* The flow's first hinted segment p (direction d, flow NEW) is a GET the kernel may hold: its
@@ -1793,7 +1837,7 @@ static int held_start(Kernel *k, Flow *f, const Pkt *p, int d) {
     memcpy(h->next, f->next_seq, sizeof(h->next));
     int v = mode == HELD_GET ? V_HOLD
             : mode == HELD_LINES ? rpc_lines(k, h, p->payload, p->plen)
-                                 : rpc_http(k, h, p->payload, p->plen, 1);
+                                 : rpc_http_segment(k, h, p->payload, p->plen, d);
     if (v != V_HOLD || held_add(k, h, p) < 0) {
         held_free(h);
         return v == V_HOLD ? -1 : v;
@@ -1816,7 +1860,7 @@ static int held_next(Kernel *k, Flow *f, const Pkt *p, int d) {
         if (((h->has_next >> d) & 1) && h->next[d] != p->seq) return V_HAND; /* not the next byte */
         if (h->mode == HELD_GET) v = d != h->dir && http_settles(k, p) ? V_SETTLE : V_HAND;
         else if (h->mode == HELD_LINES) v = rpc_lines(k, h, p->payload, p->plen);
-        else v = rpc_http(k, h, p->payload, p->plen, d == h->dir);
+        else v = rpc_http_segment(k, h, p->payload, p->plen, d);
         if (v != V_HOLD) return v;
         h->next[d] = p->seq + (uint32_t)p->plen;
         h->has_next |= (uint8_t)(1 << d);

@@ -1831,6 +1831,16 @@ def _post(body: bytes, length: int | None = None, extra: str = "") -> bytes:
             f"Content-Length: {size}\r\n\r\n").encode() + body
 
 
+def _split(from_client: bool, message: bytes, *cuts: int) -> list[tuple[bool, bytes]]:
+    """``message`` as segments of one direction, cut at ``cuts`` (negative: from the end)."""
+    at = sorted(c if c >= 0 else len(message) + c for c in cuts)
+    return [(from_client, message[a:b]) for a, b in zip([0, *at], [*at, len(message)])]
+
+
+def _big_result(i: int) -> bytes:
+    return b'{"jsonrpc":"2.0","id":%d,"result":"%s"}\n' % (i, b"ab" * 200)
+
+
 ECHOES = [(True, _rpc("echo", i)) for i in range(1, 6)]
 #: case -> (segments after the handshake: (from the client?, payload), the kernel settles it?, a session?)
 RPC_CASES: dict[str, tuple[list[tuple[bool, bytes]], int, bool]] = {
@@ -1873,8 +1883,38 @@ RPC_CASES: dict[str, tuple[list[tuple[bool, bytes]], int, bool]] = {
     "http-download-answer": ([(True, _post(_rpc("eth_call", 1))), (False, _response("text/plain", b"\x7fELF"))], 0, False),
     "http-untyped-json-answer": ([m for i in range(1, 5) for m in ((True, _post(_rpc("eth_call", i))),
                                                                    (False, _response(None, _result(i))))], 1, False),
+    # an HTTP message over several segments of one direction: read when its last byte arrives
     "http-split-body": ([(True, _post(_rpc("eth_call", 1))[:-5]), (True, _post(_rpc("eth_call", 1))[-5:])]
-                        + [(True, _post(_rpc("eth_call", i))) for i in range(2, 5)], 0, False),
+                        + [(True, _post(_rpc("eth_call", i))) for i in range(2, 5)], 1, False),
+    "http-split-answers": ([m for i in range(1, 5) for m in ((True, _post(_rpc("eth_call", i))),
+                                                            *_split(False, _response("application/json", _result(i)), -9))],
+                           1, False),
+    "http-answer-in-three": ([(True, _post(_rpc("eth_call", 1))),
+                              *_split(False, _response("application/json", _big_result(1)), 130, 260)]
+                             + [(True, _post(_rpc("eth_call", i))) for i in range(2, 5)], 1, False),
+    "http-split-fourth-request-settles": ([(True, _post(_rpc("eth_call", i))) for i in range(1, 4)]
+                                          + _split(True, _post(_rpc("eth_call", 4)), -20), 1, False),
+    "http-split-mining-method": ([(True, _post(_rpc("eth_call", 1)))]
+                                 + _split(True, _post(b'{"method": "getwork", "params": [], "id": 2}'), -4), 0, True),
+    "http-split-other-side-between": ([_split(True, _post(_rpc("eth_call", 1)), -5)[0],
+                                       (False, _response("application/json", _result(1))),
+                                       _split(True, _post(_rpc("eth_call", 1)), -5)[1]]
+                                      + [(True, _post(_rpc("eth_call", i))) for i in range(2, 5)], 0, False),
+    # the other side's bytes would complete the fourth foreign request: not the request's bytes
+    "http-split-other-side-completes": ([(True, _post(_rpc("eth_call", i).strip())) for i in range(1, 4)]
+                                        + [(True, _post(_rpc("eth_call", 4).strip())[:-1]), (False, b"}"),
+                                           (True, b"}")], 0, False),
+    "http-split-then-more": ([(True, _post(_rpc("eth_call", 1))[:-5]),
+                              (True, _post(_rpc("eth_call", 1))[-5:] + _post(_rpc("eth_call", 2)))]
+                             + [(True, _post(_rpc("eth_call", i))) for i in range(3, 5)], 0, False),
+    "http-split-ends": ([(True, _post(_rpc("eth_call", 1))[:-5])], 0, False),
+    "http-split-invalid-json": (_split(True, _post(b'{"id":1,"method":"eth_call",}'), -3)
+                                + [(True, _post(_rpc("eth_call", i))) for i in range(2, 5)], 0, False),
+    "http-split-non-json-answer": ([(True, _post(_rpc("eth_call", 1))),
+                                    *_split(False, _response("text/html", b"<html>" + b"x" * 300), -100)], 1, False),
+    "http-head-alone-then-body": (_split(True, _post(_rpc("eth_call", 1)), -len(_rpc("eth_call", 1)))
+                                  + [(True, _post(_rpc("eth_call", i))) for i in range(2, 5)], 0, False),
+    "http-split-too-long": ([(True, _post(_rpc("eth_call", 1), 20000)[:300])], 0, False),
     "http-short-length": ([(True, _post(_rpc("eth_call", i), len(_rpc("eth_call", i)) - 1)) for i in range(4)], 0, False),
     "http-batch": ([(True, _post(b"[" + _rpc("eth_call", 1).strip() + b"]"))]
                    + [(True, _post(_rpc("eth_call", i))) for i in range(2, 5)], 0, False),
@@ -1918,8 +1958,8 @@ def test_held_flow_handed_over_when_full(tmp_path: Path) -> None:
 
 
 def test_hostile_json_rpc_lines_agree(tmp_path: Path) -> None:
-    """Mutated JSON-RPC lines and HTTP messages, some turned into mining methods: the kernel never
-    settles a flow FlowTable would not, nor drops one it would follow."""
+    """Mutated JSON-RPC lines and HTTP messages (some cut over segments), some turned into mining
+    methods: the kernel never settles a flow FlowTable would not, nor drops one it would follow."""
     rnd = random.Random(5)
     noise = b'{}[]":,\\u0 \t\r\n.-+eE01x\x7f\xc3nulltruefalse'
     recs: list[tuple[float, bytes]] = []
@@ -1933,8 +1973,14 @@ def test_hostile_json_rpc_lines_agree(tmp_path: Path) -> None:
             for _ in range(rnd.randrange(0, 3)):
                 pos = rnd.randrange(len(msg))
                 msg[pos:pos + rnd.randrange(0, 3)] = bytes(rnd.choice(noise) for _ in range(rnd.randrange(0, 3)))
-            conv.data(True, _post(bytes(msg).strip()) if http else bytes(msg))
-            conv.data(False, _response("application/json", _result(j)) if http else _result(j))
+            for from_client, data in ((True, _post(bytes(msg).strip()) if http else bytes(msg)),
+                                      (False, _response("application/json", _result(j)) if http else _result(j))):
+                if http and rnd.random() < 0.4:  # an HTTP message over two or three segments
+                    cuts = sorted(rnd.sample(range(1, len(data)), rnd.choice((1, 2))))
+                    for part in _split(from_client, data, *cuts):
+                        conv.data(*part)
+                else:
+                    conv.data(from_client, data)
         recs += conv.fin().out
     path = write(tmp_path, "fuzz.pcap", pcap_file(sorted(recs, key=lambda r: r[0]), 1, eth))
     out = same(path)
