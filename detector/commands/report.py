@@ -6,17 +6,19 @@ Writes ``report.html`` (the self-contained audit report), ``iocs.csv``, ``sessio
 commands write identical files from identical findings.
 
 Public API: ``register(subparsers)``, ``run(args, stdout=None) -> int``,
-``write_outputs(findings, out_dir, lang="en") -> list[Path]``.
+``write_outputs(findings, out_dir, lang="en", first=()) -> list[Path]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
 from detector.errors import UnreadableInputError
+from detector.output import forked
 from detector.output.csvs import write_sessions_csv, write_subnets_csv
 from detector.output.findings import read_findings
 from detector.output.html import LANGS, write_html
@@ -36,10 +38,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-def write_outputs(findings: dict[str, Any], out_dir: Path, lang: str = "en") -> list[Path]:
-    """report.html, iocs.csv, sessions.csv and subnets.csv for ``findings`` in ``out_dir``."""
-    return [write_html(findings, out_dir, lang), write_iocs_csv(findings, out_dir),
-            write_sessions_csv(findings, out_dir), write_subnets_csv(findings, out_dir)]
+def write_outputs(findings: dict[str, Any], out_dir: Path, lang: str = "en",
+                  first: Sequence[Callable[[], Path]] = ()) -> list[Path]:
+    """report.html, iocs.csv, sessions.csv and subnets.csv for ``findings`` in ``out_dir``; the
+    writers in ``first`` (their paths come first in the list) run before the CSV files. report.html
+    is written by a forked process meanwhile where that is safe (``detector.output.forked``)."""
+    html = forked.start(write_html, findings, out_dir, lang, what=f"{Path(out_dir) / 'report.html'}",
+                        result=Path(out_dir) / "report.html")
+    try:
+        paths = [write() for write in first]
+        paths += [write_iocs_csv(findings, out_dir), write_sessions_csv(findings, out_dir),
+                  write_subnets_csv(findings, out_dir)]
+    except BaseException:
+        html.abandon()
+        raise
+    return [*paths[:len(first)], html.wait(), *paths[len(first):]]
 
 
 def run(args: argparse.Namespace, stdout: TextIO | None = None) -> int:

@@ -142,11 +142,10 @@ def run(args: argparse.Namespace, stdout: TextIO | None = None, stderr: TextIO |
 
 
 def _write(findings: dict, args: argparse.Namespace) -> None:
-    write_findings(findings, args.out)
-    write_markdown(findings, args.out)
-    write_hosts_csv(findings, args.out)
-    write_units_csv(findings, args.out)
-    write_outputs(findings, args.out, args.lang)
+    out = args.out
+    write_outputs(findings, out, args.lang, first=(  # report.html meanwhile, in a forked process
+        lambda: write_findings(findings, out), lambda: write_markdown(findings, out),
+        lambda: write_hosts_csv(findings, out), lambda: write_units_csv(findings, out)))
 
 
 def _check_scale(args: argparse.Namespace) -> None:

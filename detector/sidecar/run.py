@@ -133,9 +133,9 @@ def write_reports(findings: dict[str, Any], out_dir: Path, lang: str = "en") -> 
 
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
-        paths = [write_findings(findings, out_dir), write_markdown(findings, out_dir),
-                 write_hosts_csv(findings, out_dir)]
-        paths += write_outputs(findings, out_dir, lang)
+        paths = write_outputs(findings, out_dir, lang, first=(
+            lambda: write_findings(findings, out_dir), lambda: write_markdown(findings, out_dir),
+            lambda: write_hosts_csv(findings, out_dir)))
     except OSError as exc:
         raise UnreadableInputError(f"{out_dir}: cannot write the reports ({exc.strerror or exc})") from None
     return paths
