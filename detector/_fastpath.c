@@ -106,6 +106,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ------------------------------------------------------------------------------------------ */
@@ -407,16 +408,17 @@ typedef struct BatchData {
  * it is not there, Hasher() raises and detector/capture/prehash.py hashes in a Python thread).
  * No GIL is needed between pieces, so a piece can be small enough to stay in the core's cache.
  *
- * The gate. On a 2-core machine the walk must never wait for the hash: the table waits for the
+ * The gate. On a 2-core machine the walk should not wait for the hash: the table waits for the
  * walk, and the hash is needed only when the findings are written. A kernel given a Hasher
- * (start(..., hasher)) closes its gate while the walker walks a batch and opens it while the
- * walker waits (WALK_AHEAD batches queued, a fragment) or has ended: the hash never takes the
- * walker's core from it, and fills the time the walker leaves (and runs freely before and after
- * the walk). Opening it also while Python waits for a batch was measured slower (0.92 vs 0.85 s
- * on the 1M-packet benchmark): the scheduler would put the hash on the walker's core as often
- * as on the idle one. */
+ * (start(..., hasher)) closes its gate while the walker walks a batch with fewer than GATE_AHEAD
+ * batches queued ahead of Python, and opens it while the walker is that far ahead, waits
+ * (WALK_AHEAD batches queued, a fragment) or has ended: the hash takes the walker's core only
+ * when the walker has time to spare, and runs freely before and after the walk. Measured on the
+ * 1M-packet benchmark: closing it whenever the walker walks left the hash ~0.12 s short when the
+ * findings needed it; opening it also while Python waits for a batch was slower (0.92 vs 0.85 s),
+ * as the scheduler put the hash on the walker's core as often as on the idle one. */
 
-
+#define GATE_AHEAD 12 /* batches queued ahead of Python from which the walker shares its core */
 #define HASH_PIECE (256 << 10) /* bytes read and hashed per step (fits a core's L2 cache) */
 
 typedef struct {
@@ -470,7 +472,7 @@ static void hasher_gate(Hasher *h, int closed) {
     pthread_mutex_lock(&h->mu);
     if (h->closed != closed) {
         h->closed = closed;
-        if (!closed) pthread_cond_signal(&h->cv);
+        if (!closed) pthread_cond_broadcast(&h->cv); /* the thread and digest() callers wait on it */
     }
     pthread_mutex_unlock(&h->mu);
 }
@@ -553,10 +555,20 @@ static int Hasher_init(Hasher *h, PyObject *args, PyObject *kwds) {
     return 0;
 }
 
-static void hasher_wait(Hasher *h) {
+/* Wait up to ~0.1 s for the hash to end; whether it has. */
+static int hasher_wait(Hasher *h) {
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += 100 * 1000 * 1000;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
     pthread_mutex_lock(&h->mu);
-    while (!h->done) pthread_cond_wait(&h->cv, &h->mu);
+    while (!h->done && pthread_cond_timedwait(&h->cv, &h->mu, &until) != ETIMEDOUT) {}
+    int done = h->done;
     pthread_mutex_unlock(&h->mu);
+    return done;
 }
 
 /* digest() -> str | None: the hex digest (waiting for it), None if the file could not be read
@@ -566,9 +578,14 @@ static PyObject *Hasher_digest(Hasher *h, PyObject *Py_UNUSED(ignored)) {
         PyErr_SetString(PyExc_RuntimeError, "Hasher not started");
         return NULL;
     }
-    Py_BEGIN_ALLOW_THREADS
-    hasher_wait(h);
-    Py_END_ALLOW_THREADS
+    for (;;) { /* in slices, so that Ctrl-C is not held up until a large file is hashed */
+        int done;
+        Py_BEGIN_ALLOW_THREADS
+        done = hasher_wait(h);
+        Py_END_ALLOW_THREADS
+        if (done) break;
+        if (PyErr_CheckSignals() < 0) return NULL;
+    }
     if (!h->ok) Py_RETURN_NONE;
     char hex[65];
     for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", h->md[i]);
@@ -579,7 +596,7 @@ static PyObject *Hasher_cancel(Hasher *h, PyObject *Py_UNUSED(ignored)) {
     if (h->started) {
         pthread_mutex_lock(&h->mu);
         h->cancelled = 1;
-        pthread_cond_signal(&h->cv);
+        pthread_cond_broadcast(&h->cv); /* the thread and digest() callers wait on it */
         pthread_mutex_unlock(&h->mu);
     }
     Py_RETURN_NONE;
@@ -597,7 +614,7 @@ static void Hasher_dealloc(Hasher *h) {
     if (h->started) {
         pthread_mutex_lock(&h->mu);
         h->cancelled = 1;
-        pthread_cond_signal(&h->cv);
+        pthread_cond_broadcast(&h->cv); /* the thread and digest() callers wait on it */
         pthread_mutex_unlock(&h->mu);
         pthread_join(h->thread, NULL); /* at most one piece: the thread never needs the GIL */
         pthread_cond_destroy(&h->cv);
@@ -2868,9 +2885,9 @@ static void walk_batch(Kernel *k, BatchData *b, const uint8_t *buf, Py_ssize_t s
     k->cur = NULL;
 }
 
-/* The hash runs only while the walker does not (k->mu held). */
+/* The hash runs while the walker is idle or far enough ahead (k->mu held). */
 static void kernel_gate(Kernel *k) {
-    if (k->hasher != NULL) hasher_gate(k->hasher, k->walker_busy);
+    if (k->hasher != NULL) hasher_gate(k->hasher, k->walker_busy && k->n_ready < GATE_AHEAD);
 }
 
 /* The walker thread: walks the whole of run_view, WALK_AHEAD batches ahead of Python at most. */
@@ -3755,6 +3772,7 @@ static PyObject *Kernel_next(Kernel *k, PyObject *Py_UNUSED(ignored)) {
         if (k->ready == NULL) k->ready_last = NULL;
         b->later = NULL;
         k->n_ready--;
+        kernel_gate(k);
         if (b->barrier) k->barrier_out = 1;
         pthread_cond_signal(&k->wake_walker);
     }

@@ -48,3 +48,17 @@ def test_written_atomically_and_read_back(tmp_path: Path) -> None:
     doc = {"schema": "minesweep/findings/1", "sessions": [{"client": "10.0.0.1"}], "summary": {"hosts": 1}}
     path = write_findings(doc, tmp_path)
     assert read_findings(path) == doc and not list(tmp_path.glob("*.tmp"))
+
+
+@pytest.mark.parametrize("doc", [
+    {"a": {1: 2}}, {1: "x"}, {"a": [{True: 1, None: 2, 2.5: 3}]}, {"a": {"b": {False: 1}}},
+    {True: {None: math.nan}}, {"a": {(1, 2): "tuple key"}}, {"a": [{(1,): 1}]},
+])
+def test_keys_that_are_not_text(doc: dict[Any, Any]) -> None:
+    """Valid JSON wherever such a key is, written as JSON writes keys (true, null, 1, 2.5; str()
+    of other types), whether or not the document needed cleaning."""
+    text = dumps(doc)
+    got = json.loads(text)
+    assert got == json.loads(json.dumps(_clean(doc)))
+    flat = json.dumps(got)
+    assert "True" not in flat and "None" not in flat

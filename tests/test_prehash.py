@@ -192,3 +192,72 @@ def test_a_scan_without_a_digest_says_so(tmp_path: Path, hasher: str) -> None:
     assert failed.sha256 == "" and failed.warnings == [
         "no SHA-256: the file changed or could not be read while it was hashed"]
     assert ok.sha256_later is None and failed.sha256_later is None
+
+
+def test_digest_waiters_and_the_gate_never_lose_a_wakeup(tmp_path: Path) -> None:
+    """digest() waiting in one thread while the gate opens and closes in another (the walker's
+    rhythm): the hash still ends once the gate is open for good."""
+    import threading
+    import time
+
+    if prehash._fastpath is None:
+        pytest.skip("detector._fastpath is not built")
+    path = tmp_path / "c.pcap"
+    path.write_bytes(os.urandom(3_000_000))
+    for _ in range(4):
+        hasher = prehash._fastpath.Hasher(os.open(path, os.O_RDONLY), 3_000_000, held=True)
+        got: list[str | None] = []
+        waiter = threading.Thread(target=lambda h=hasher, out=got: out.append(h.digest()), daemon=True)
+        waiter.start()
+        for _ in range(20):
+            hasher.hold(False)
+            time.sleep(0.0005)
+            hasher.hold(True)
+            time.sleep(0.002)
+        hasher.hold(False)
+        waiter.join(20)
+        assert got == [hashlib.sha256(path.read_bytes()).hexdigest()]
+
+
+def test_a_signal_interrupts_a_digest_wait(tmp_path: Path) -> None:
+    import signal
+
+    if prehash._fastpath is None or not hasattr(signal, "setitimer"):
+        pytest.skip("no kernel, or no interval timer")
+    path = tmp_path / "c.pcap"
+    path.write_bytes(bytes(1000))
+    hasher = prehash._fastpath.Hasher(os.open(path, os.O_RDONLY), 1000, held=True)  # never goes on
+
+    class Alarm(Exception):
+        pass
+
+    def ring(*_: object) -> None:
+        raise Alarm
+
+    previous = signal.signal(signal.SIGALRM, ring)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.2)
+        with pytest.raises(Alarm):
+            hasher.digest()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        hasher.cancel()
+    assert hasher.digest() is None
+
+
+def test_hashes_still_running_are_ended_at_exit(tmp_path: Path) -> None:
+    """A hash begun and never collected (its Pending kept alive) is ended before the interpreter
+    exits: the process exits cleanly, every time."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "big.pcap"
+    with open(path, "wb") as f:
+        f.truncate(300 << 20)  # sparse: read as zeros, quickly
+    code = ("import os, sys; from detector.capture import prehash; fd = os.open(sys.argv[1], os.O_RDONLY); "
+            "keep = [prehash.begin(fd)]; sys.modules['keep'] = keep")
+    for _ in range(5):
+        done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=60,
+                              env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+        assert done.returncode == 0, done.stderr[-2000:]

@@ -71,8 +71,8 @@ cut by a block boundary carried over to the next walk; so is every file when
 
 Hashing. A plain file's SHA-256 is computed by ``detector.capture.prehash`` (begun at the
 command's start, or when the file is opened) through a file descriptor of its own, in the
-kernel's ``Hasher`` thread: the walker closes its gate while it walks a batch, so the hash
-fills the time the walker leaves (its queue full) and never takes the walker's core.
+kernel's ``Hasher`` thread: the walker closes its gate while it walks with little lead over
+Python, so the hash fills the time the walker leaves and takes its core only when it can spare it.
 The scan need not wait for the digest either: ``scan`` settles it when it writes the inputs of
 the findings, so the hash also runs beside the summaries and the findings.
 """

@@ -14,8 +14,8 @@ reader that found nothing begun ahead. ``discard()`` cancels the hashes nobody t
 worker processes, or by the pure engine, hashes its files itself).
 
 The hash runs in the compiled kernel's ``Hasher`` (a POSIX thread using the SHA-256 of the
-libcrypto hashlib loaded; the kernel's walker holds it back while it walks a batch, so the walk
-never waits for it), or, where there is none, in a Python thread: pieces of PIECE bytes, read
+libcrypto hashlib loaded; the kernel's walker holds it back while it walks with little lead over
+Python, so the walk does not wait for it), or, where there is none, in a Python thread: pieces of PIECE bytes, read
 and hashed with hashlib, which releases the GIL for both.
 
 Public API: ``start(argv) -> None``, ``take(fd) -> Pending | None``, ``begin(fd) -> Pending``,
@@ -25,12 +25,14 @@ Public API: ``start(argv) -> None``, ``take(fd) -> Pending | None``, ``begin(fd)
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import mmap
 import os
 import stat
 import sys
 import threading
+import weakref
 from typing import Any
 
 try:
@@ -66,12 +68,20 @@ class Pending:
         if native and _fastpath is not None:
             try:
                 self.native = _fastpath.Hasher(self._fd, self.key[2])
-                return self
             except RuntimeError:  # no libcrypto from hashlib to hash with: a Python thread
                 pass
+            else:
+                _running.add(self)
+                return self
+        # the Python thread needs the GIL between pieces: keep a busy main thread from holding it 5 ms
+        sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
         self._thread = threading.Thread(target=self._run, args=(self._fd, self.key[2]), name="minesweep-hash",
                                         daemon=True)
-        self._thread.start()
+        try:
+            self._thread.start()
+        except BaseException:
+            os.close(self._fd)
+            raise
         return self
 
     def digest(self) -> str | None:
@@ -110,6 +120,16 @@ class Pending:
 
 
 _jobs: list[Pending] = []
+#: the kernel's hashing threads not yet collected: ended before the interpreter exits (a thread
+#: still in libcrypto when the C library's exit handlers free its state could crash the process)
+_running: weakref.WeakSet[Pending] = weakref.WeakSet()
+
+
+@atexit.register
+def _end_hashes() -> None:
+    for job in list(_running):
+        job.cancel()
+        job.native.digest()  # at most one piece after the cancel
 
 
 def _key(st: os.stat_result) -> _Key:
@@ -120,7 +140,6 @@ def start(argv: list[str]) -> None:
     """Begin hashing the capture files named by a ``scan`` command line (others: nothing)."""
     if not argv or argv[0] != "scan" or _jobs:
         return
-    sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
     for arg in argv[1:]:
         if len(_jobs) >= MAX_FILES:
             break

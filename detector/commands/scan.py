@@ -11,6 +11,7 @@ from typing import TextIO
 
 from detector.argtypes import add_findings_options
 from detector.capture import prehash
+from detector.capture.fast import available as fast_available
 from detector.commands.report import write_outputs
 from detector.errors import InputError, UnreadableInputError
 from detector.output.findings import write_findings
@@ -122,7 +123,7 @@ def run(args: argparse.Namespace, stdout: TextIO | None = None, stderr: TextIO |
         files = order_files(files)  # first timestamp: a rotated capture in the order it was written
     jobs = args.jobs or default_jobs()
     code = 0
-    if args.engine == "dask" or (jobs > 1 and len(files) > 1) or args.engine != "fast":
+    if args.engine == "dask" or (jobs > 1 and len(files) > 1) or args.engine != "fast" or not fast_available():
         prehash.discard()  # only the fast path in this process reads the hashes begun ahead
     if args.engine == "dask" or (jobs > 1 and len(files) > 1):
         outcome = run_jobs(files, options, jobs=jobs, engine=_engine(args, jobs) if args.engine == "dask" else None)
