@@ -60,5 +60,5 @@ class CaptureInfo:
         digest = later.digest()
         if digest is not None:
             self.sha256 = digest
-        else:
+        else:  # kept even past the bound of the warnings list: a missing digest must be seen
             self.warnings.append("no SHA-256: the file changed or could not be read while it was hashed")
