@@ -129,15 +129,19 @@ def available() -> bool:
     return _fastpath is not None
 
 
-def _release(data: mmap.mmap, start: int, end: int) -> None:
-    """Drop the pages of [start, end) from this process's mapping: they were read, their bytes were
-    copied out, and the page cache keeps them. Without this a scan's resident memory would grow
-    with the size of the capture (mapped file pages count as resident)."""
+def _release(data: mmap.mmap, start: int, end: int) -> int:
+    """Drop the whole pages of [start, end) from this process's mapping: they were read, their
+    bytes were copied out, and the page cache keeps them. Without this a scan's resident memory
+    would grow with the size of the capture (mapped file pages count as resident). Returns where
+    the next release starts (the end, rounded down to a page)."""
     page = mmap.PAGESIZE
-    start = -(-start // page) * page
+    first = -(-start // page) * page
     end = min(end, len(data)) // page * page
-    if end > start and hasattr(mmap, "MADV_DONTNEED"):
-        data.madvise(mmap.MADV_DONTNEED, start, end - start)
+    if end <= first:
+        return start
+    if hasattr(mmap, "MADV_DONTNEED"):
+        data.madvise(mmap.MADV_DONTNEED, first, end - first)
+    return end
 
 
 def threads_default() -> bool:
@@ -339,8 +343,7 @@ class FastScanner:
                 finally:
                     batch.close()
                 if batch.pos - released >= RELEASE_EVERY:  # the walker reads ahead of batch.pos only
-                    _release(data, released, batch.pos)
-                    released = batch.pos
+                    released = _release(data, released, batch.pos)
                 if progress is not None:
                     progress(batch.decoded)
                 if batch.status != _fastpath.ST_MORE:
