@@ -592,13 +592,16 @@ static PyObject *Hasher_digest(Hasher *h, PyObject *Py_UNUSED(ignored)) {
     return PyUnicode_FromStringAndSize(hex, 64);
 }
 
+/* Ask the thread to stop after the piece in hand (h started). */
+static void hasher_cancel(Hasher *h) {
+    pthread_mutex_lock(&h->mu);
+    h->cancelled = 1;
+    pthread_cond_broadcast(&h->cv); /* the thread and digest() callers wait on it */
+    pthread_mutex_unlock(&h->mu);
+}
+
 static PyObject *Hasher_cancel(Hasher *h, PyObject *Py_UNUSED(ignored)) {
-    if (h->started) {
-        pthread_mutex_lock(&h->mu);
-        h->cancelled = 1;
-        pthread_cond_broadcast(&h->cv); /* the thread and digest() callers wait on it */
-        pthread_mutex_unlock(&h->mu);
-    }
+    if (h->started) hasher_cancel(h);
     Py_RETURN_NONE;
 }
 
@@ -612,10 +615,7 @@ static PyObject *Hasher_hold(Hasher *h, PyObject *arg) {
 
 static void Hasher_dealloc(Hasher *h) {
     if (h->started) {
-        pthread_mutex_lock(&h->mu);
-        h->cancelled = 1;
-        pthread_cond_broadcast(&h->cv); /* the thread and digest() callers wait on it */
-        pthread_mutex_unlock(&h->mu);
+        hasher_cancel(h);
         pthread_join(h->thread, NULL); /* at most one piece: the thread never needs the GIL */
         pthread_cond_destroy(&h->cv);
         pthread_mutex_destroy(&h->mu);

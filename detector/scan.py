@@ -129,9 +129,6 @@ def _scan(files: list[Path], options: ScanOptions) -> dict[str, Any]:
         if fast:
             fastpath.finish_scan(table)  # the kernel summarises the flows still live (table.summaries)
         sessions_state = table.finish()
-        # the fast path's hook is the kernel's bound method, which holds the table: without this the
-        # table and its summaries (tens of thousands of objects) would wait for a GC pass to be freed
-        table.on_ignore = None
         if infos:
             _attach_flow_warnings(table, infos[-1])
         return build_findings(infos, sessions_state, table, ips_screened if fast else len(ips), options)

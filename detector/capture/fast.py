@@ -48,7 +48,8 @@ Public API:
     returns before the file's SHA-256 is known; ``info.settle()`` waits for it.
 ``finish_scan(table) -> None``
     The end of a fast scan, before ``table.finish()``: the kernel ends the flows still live (they
-    stay live from file to file) and their summaries join ``table.summaries``.
+    stay live from file to file), their summaries join ``table.summaries``, and the table lets go
+    of the kernel.
 ``FastScanner(table, threads=None)``
     The same as an object: ``scan_file(path, progress=None, *, settle=True) -> CaptureInfo``, ``finish()`` and
     ``counts``.
@@ -478,7 +479,11 @@ def fast_scan_file(path: str | os.PathLike[str], table: flows.FlowTable, progres
 
 def finish_scan(table: flows.FlowTable) -> None:
     """End the fast scan of ``table`` before ``table.finish()``: the summaries of the flows still
-    live in its kernel go to ``table.summaries`` (nothing to do when no file was read fast)."""
+    live in its kernel go to ``table.summaries`` (nothing to do when no file was read fast), and
+    the table lets go of the kernel. Its hook is the kernel's bound method, which holds the
+    table: kept, the table and its summaries (tens of thousands of objects) would wait for a GC
+    pass to be freed. What ``table.finish()`` then ignores concerns no kernel any more."""
     scanner = getattr(table.on_ignore, "__self__", None)
     if isinstance(scanner, FastScanner) and scanner.table is table:
         scanner.finish()
+        table.on_ignore = None

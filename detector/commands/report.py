@@ -43,8 +43,8 @@ def write_outputs(findings: dict[str, Any], out_dir: Path, lang: str = "en",
     """report.html, iocs.csv, sessions.csv and subnets.csv for ``findings`` in ``out_dir``; the
     writers in ``first`` (their paths come first in the list) run before the CSV files. report.html
     is written by a forked process meanwhile where that is safe (``detector.output.forked``)."""
-    html = forked.start(write_html, findings, out_dir, lang, what=f"{Path(out_dir) / 'report.html'}",
-                        result=Path(out_dir) / "report.html")
+    page = Path(out_dir) / "report.html"
+    html = forked.start(write_html, findings, out_dir, lang, what=str(page), result=page)
     try:
         paths = [write() for write in first]
         paths += [write_iocs_csv(findings, out_dir), write_sessions_csv(findings, out_dir),
