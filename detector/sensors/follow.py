@@ -44,6 +44,7 @@ Public API
         commit();  stop();  stopped;  following;  path_of(file_id);  close();  stats
     install_stop_handlers(follower, signals=(SIGTERM, SIGINT)) -> restore()
     FollowedLine(file_id, line, position)
+    write_checkpoint(path, text)     atomic, durable replacement of a checkpoint file
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ from typing import IO, Any, NamedTuple
 from detector.errors import InputError
 from detector.sensors import GZIP_MAGIC, MAX_LINE, ReadStats
 
-__all__ = ["FollowedLine", "Follower", "install_stop_handlers"]
+__all__ = ["FollowedLine", "Follower", "install_stop_handlers", "write_checkpoint"]
 
 HEAD_BYTES = 1024  #: identity hash covers the first KiB of content
 MAX_KNOWN = 1024  #: identities remembered for files no longer open (rotated, gzipped, idle)
@@ -126,6 +127,30 @@ class _File:
         if f.offset < 0 or not 0 <= f.head_len <= HEAD_BYTES:
             raise ValueError("offset or head_len out of range")
         return f
+
+
+def write_checkpoint(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` atomically and durably (a reader sees the old file or the
+    new one, never half of one, and a crash right after keeps the new one); InputError if not."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        raise InputError(f"{path}: cannot write checkpoint: {e.strerror or e}") from None
+    try:  # make the rename itself durable
+        dfd = os.open(path.parent, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dfd)
+    except OSError:
+        pass
+    finally:
+        os.close(dfd)
 
 
 def _ack(f: _File, end: int) -> None:
@@ -243,27 +268,8 @@ class Follower:
         """Atomically record what the consumer has received so far."""
         files = {k: f.to_json() for k, f in self._known.items()}
         files.update({k: f.to_json() for k, f in self._open.items()})
-        data = json.dumps({"version": CHECKPOINT_VERSION, "files": files}, sort_keys=True)
-        cp = self.checkpoint_path
-        tmp = cp.with_name(f".{cp.name}.{os.getpid()}.tmp")
-        try:
-            with open(tmp, "w", encoding="utf-8") as out:
-                out.write(data)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, cp)
-        except OSError as e:
-            raise InputError(f"{cp}: cannot write checkpoint: {e.strerror or e}") from None
-        try:  # make the rename itself durable
-            dfd = os.open(cp.parent, os.O_RDONLY)
-        except OSError:
-            return
-        try:
-            os.fsync(dfd)
-        except OSError:
-            pass
-        finally:
-            os.close(dfd)
+        write_checkpoint(self.checkpoint_path, json.dumps({"version": CHECKPOINT_VERSION, "files": files},
+                                                          sort_keys=True))
 
     def close(self) -> None:
         """Close every descriptor (without committing)."""

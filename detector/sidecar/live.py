@@ -47,7 +47,7 @@ from typing import Any, TextIO
 
 from detector.errors import InputError
 from detector.sensors import ReadStats
-from detector.sensors.follow import FollowedLine, Follower, install_stop_handlers
+from detector.sensors.follow import FollowedLine, Follower, install_stop_handlers, write_checkpoint
 from detector.sensors.suricata import parse_eve_line
 from detector.sensors.zeek import ZeekLineParser, log_type_from_name
 from detector.sidecar.alerts import (
@@ -149,18 +149,6 @@ class _Input:
         return i
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise InputError(f"{path}: cannot write checkpoint ({exc.strerror or exc})") from None
-
-
 class LiveRunner:
     """One follow-mode run; see the module docstring."""
 
@@ -208,7 +196,7 @@ class LiveRunner:
             doc = json.loads(text)
             if doc.get("version") != STATE_VERSION or doc.get("kind") != self.o.kind:
                 raise ValueError(f"version {doc.get('version')!r}, kind {doc.get('kind')!r}")
-            _atomic_write(self.follow_cp, json.dumps(doc["follower"], sort_keys=True))
+            write_checkpoint(self.follow_cp, json.dumps(doc["follower"], sort_keys=True))
             self.det.restore(doc["detector"])
             for item in doc["inputs"]:
                 entry = _Input.from_json(item)
@@ -238,7 +226,7 @@ class LiveRunner:
             "alerts_size": os.fstat(self.alert_fh.fileno()).st_size if self.alert_fh is not None else 0,
             "rows_size": self.mining.size() if self.mining is not None else 0,
         }
-        _atomic_write(self.o.checkpoint, json.dumps(doc, separators=(",", ":")))
+        write_checkpoint(self.o.checkpoint, json.dumps(doc, separators=(",", ":")))
 
     # -- lines ----------------------------------------------------------------------------------
 
