@@ -63,6 +63,7 @@ __all__ = [
     "EveHttp",
     "EveJa3",
     "EveTls",
+    "expand_eve",
     "iter_eve",
     "parse_eve_line",
     "read_eve_file",
@@ -486,14 +487,15 @@ def read_eve_file(
                 yield ev
 
 
-def _expand(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> list[Path]:
+def expand_eve(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]], prefix: str = "") -> list[Path]:
+    """Files to read: each file as given; a directory's ``{prefix}*.json*`` files, in name order."""
     items = [Path(paths)] if isinstance(paths, (str, os.PathLike)) else [Path(p) for p in paths]
     out: list[Path] = []
     for p in items:
         if p.is_dir():
-            found = sorted(f for f in p.iterdir() if f.is_file() and ".json" in f.name)
+            found = sorted(f for f in p.iterdir() if f.is_file() and f.name.startswith(prefix) and ".json" in f.name)
             if not found:
-                raise UnreadableInputError(f"{p}: no EVE files (*.json*) in directory")
+                raise UnreadableInputError(f"{p}: no {prefix}*.json files in directory")
             out += found
         elif p.exists():
             out.append(p)
@@ -513,7 +515,7 @@ def iter_eve(
 
     One ``ReadStats`` per file is appended to ``stats`` when given.
     """
-    for path in _expand(paths):
+    for path in expand_eve(paths):
         st = ReadStats(str(path))
         if stats is not None:
             stats.append(st)

@@ -28,9 +28,8 @@ from collections.abc import Hashable, Iterable
 from pathlib import Path
 from typing import Any
 
-from detector.errors import UnreadableInputError
 from detector.sensors import ReadStats
-from detector.sensors.suricata import EveEvent, read_eve_file
+from detector.sensors.suricata import EveEvent, expand_eve, read_eve_file
 from detector.sidecar.logs import Conn, Detector, findings_document
 from detector.sidecar.run import InputTracker, SidecarOptions
 
@@ -106,20 +105,7 @@ def feed_eve(det: Detector, ev: EveEvent, where: str) -> None:
 
 def expand_eve_paths(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
     """Files to read: each file as given; a directory's eve*.json and eve*.json.gz, in name order."""
-    out: list[Path] = []
-    for raw in paths:
-        p = Path(raw)
-        if p.is_dir():
-            found = sorted(f for f in p.iterdir() if f.is_file() and f.name.startswith("eve")
-                           and (".json" in f.name))
-            if not found:
-                raise UnreadableInputError(f"{p}: no eve*.json files in directory")
-            out += found
-        elif p.exists():
-            out.append(p)
-        else:
-            raise UnreadableInputError(f"{p}: no such file or directory")
-    return out
+    return expand_eve(paths, prefix="eve")
 
 
 def analyze_eve(paths: Iterable[str | os.PathLike[str]], options: SidecarOptions) -> tuple[dict[str, Any], Detector]:
