@@ -40,7 +40,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 from .errors import RegistryError
 
@@ -55,7 +55,10 @@ __all__ = [
     "clear_rules_cache",
     "default_rules_dir",
     "load_rules",
+    "longest_suffix",
 ]
+
+T = TypeVar("T")
 
 #: Environment variable naming a rules directory to use instead of the packaged one.
 RULES_ENV = "MINESWEEP_RULES"
@@ -174,12 +177,18 @@ class Rules:
         host = host.rstrip(".")
         if not host or not _HOST_CHARS.match(host):
             return None
-        labels = host.split(".")
-        for i in range(len(labels) - 1):
-            pool = self.domain_index.get(".".join(labels[i:]))
-            if pool is not None:
-                return pool
-        return None
+        return longest_suffix(self.domain_index, host)
+
+
+def longest_suffix(index: Mapping[str, T], name: str) -> T | None:
+    """The entry of ``index`` for the longest dotted suffix of ``name`` that it holds, ``name``
+    itself first, on label boundaries, never a single last label (a TLD); None if none."""
+    labels = name.split(".")
+    for i in range(len(labels) - 1):
+        hit = index.get(".".join(labels[i:]))
+        if hit is not None:
+            return hit
+    return None
 
 
 # --------------------------------------------------------------------------- loading

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from detector.errors import RegistryError
-from detector.rules import Pool, Rules, default_rules_dir, load_rules, read_toml
+from detector.rules import Pool, Rules, default_rules_dir, load_rules, longest_suffix, read_toml
 
 __all__ = [
     "ALLOWLIST_FILE",
@@ -104,14 +104,7 @@ class AllowList:
     def match(self, name: str) -> AllowEntry | None:
         """The entry covering ``name`` (exact first, then the longest suffix), or None."""
         hit = self.exact.get(name)
-        if hit is not None:
-            return hit
-        labels = name.split(".")
-        for i in range(len(labels) - 1):
-            hit = self.suffixes.get(".".join(labels[i:]))
-            if hit is not None:
-                return hit
-        return None
+        return hit if hit is not None else longest_suffix(self.suffixes, name)
 
 
 def load_allowlist(rules_dir: Path | str | None = None) -> AllowList:
