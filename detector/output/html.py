@@ -321,21 +321,21 @@ def _category(key: Any, t: Strings) -> str:
     return t.get(f"category.{key}", text(key, 60))
 
 
-def _verdict(key: Any, t: Strings) -> tuple[str, str]:
-    """(CSS key, label) of a verdict; unknown verdicts keep their text."""
+def _keyed(key: Any, known: tuple[str, ...], label: str, limit: int, t: Strings) -> tuple[str, str]:
+    """(CSS key, label) of a value from a known set (its label ``label.key``); others keep their text."""
     if not isinstance(key, str) or not key:
         return "", ""
-    if key in VERDICTS:
-        return key, t(f"verdict.{key}")
-    return "other", text(key, 60)
+    if key in known:
+        return key, t(f"{label}.{key}")
+    return "other", text(key, limit)
+
+
+def _verdict(key: Any, t: Strings) -> tuple[str, str]:
+    return _keyed(key, VERDICTS, "verdict", 60, t)
 
 
 def _confidence(key: Any, t: Strings) -> tuple[str, str]:
-    if not isinstance(key, str) or not key:
-        return "", ""
-    if key in SESSION_CONFIDENCE:
-        return key, t(f"conf.{key}")
-    return "other", text(key, 40)
+    return _keyed(key, SESSION_CONFIDENCE, "conf", 40, t)
 
 
 # --------------------------------------------------------------------------- sessions and hosts
