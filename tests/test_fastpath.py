@@ -652,14 +652,19 @@ def test_pcapng_timestamps_match_python_arithmetic(tmp_path: Path, tsresol: int 
     same(path)
 
 
-def _recorded(path: Path) -> tuple[list[tuple[float, str, bytes]], list[tuple[float, str, bytes]]]:
-    """(DNS responses the pure table read, those the fast path's table read)."""
-    pure = Recorder()
+def _both(path: Path, table_cls: type[FlowTable]) -> tuple[Any, Any]:
+    """Two tables of ``table_cls``: one given every packet of ``path`` (pure), one the fast path's."""
+    pure, fast = table_cls(), table_cls()
     with open_capture(path) as cap:
         for p in cap:
             pure.add(p)
-    fast = Recorder()
     fast_scan_file(path, fast)
+    return pure, fast
+
+
+def _recorded(path: Path) -> tuple[list[tuple[float, str, bytes]], list[tuple[float, str, bytes]]]:
+    """(DNS responses the pure table read, those the fast path's table read)."""
+    pure, fast = _both(path, Recorder)
     return pure.answers, fast.answers
 
 
@@ -673,11 +678,7 @@ def test_ipv6_address_text_matches_ipaddress(tmp_path: Path) -> None:
     recs = [(T0 + i, ip_packet(a, shapes[-1 - i], 6, tcp_seg(5000, 3333, 1, 0, 0x18, b'{"id":1}\n')))
             for i, a in enumerate(shapes)]
     path = write(tmp_path, "v6.pcap", pcap_file(recs, 229, lambda ip: ip))
-    pure, fast = Recorder(), Recorder()
-    with open_capture(path) as cap:
-        for p in cap:
-            pure.add(p)
-    fast_scan_file(path, fast)
+    pure, fast = _both(path, Recorder)
     assert [(p.src, p.dst) for p in fast.seen] == [(p.src, p.dst) for p in pure.seen]
     assert [p.src for p in fast.seen] == [ipaddress.IPv6Address(a).compressed for a in shapes]
     # and the receivers of DNS responses
@@ -817,12 +818,7 @@ def test_idle_sweep_runs_at_the_same_packets(tmp_path: Path, monkeypatch: pytest
     path = write(tmp_path, "sweep.pcap", _sweep_capture(shuffle))
     out = same(path)
     assert out.findings["sessions"]
-    pure = SweepRecorder()
-    with open_capture(path) as cap:
-        for packet in cap:
-            pure.add(packet)
-    fast = SweepRecorder()
-    fast_scan_file(path, fast)
+    pure, fast = _both(path, SweepRecorder)
     assert fast.sweeps == pure.sweeps and len(pure.sweeps) > 10
 
 

@@ -19,7 +19,6 @@ import numpy as np
 import pytest
 
 from detector.behaviour import FlowSummary
-from detector.capture import open_capture
 from detector.capture.model import ACK, PSH, SYN, TCP, UDP
 from detector.encrypted import sv2_session
 from detector.errors import RegistryError, UnreadableInputError
@@ -84,15 +83,6 @@ def mirrored(f: FlowSummary) -> FlowSummary:
                    client_is_a=None if f.client_is_a is None else not f.client_is_a)
 
 
-def table_of(path: Path) -> FlowTable:
-    table = FlowTable(keep_summaries=True)
-    with open_capture(path) as capture:
-        for packet in capture:
-            table.add(packet)
-    table.finish()
-    return table
-
-
 def known_sessions(table: FlowTable) -> set[tuple[str, int, str, int]]:
     """Every session the rest of the pipeline makes: decoded, strong TLS, Stratum V2."""
     known = {(s.client, s.client_port, s.server, s.server_port) for s in table.sessions}
@@ -114,8 +104,9 @@ def rules() -> FlowShapeRules:
 
 
 @pytest.fixture(scope="module")
-def encrypted() -> FlowTable:
-    return table_of(PCAPS / "encrypted-evasive.pcap")
+def encrypted(script: ModuleType) -> FlowTable:
+    table: FlowTable = script.flow_table(PCAPS / "encrypted-evasive.pcap")
+    return table
 
 
 @pytest.fixture(scope="module")
@@ -594,8 +585,8 @@ CORPUS_CAPTURES = sorted(p for p in CORPUS.rglob("*") if p.suffix in (".pcap", "
 
 
 @pytest.mark.parametrize("path", CORPUS_CAPTURES, ids=[str(p.relative_to(CORPUS)) for p in CORPUS_CAPTURES])
-def test_no_suspected_session_on_corpus(path: Path, corpus: Path) -> None:
-    table = table_of(path)
+def test_no_suspected_session_on_corpus(path: Path, corpus: Path, script: ModuleType) -> None:
+    table = script.flow_table(path)
     names = {ip: d.name for ip, d in table.dns_names.items()}
     assert suspected_sessions(table.summaries, known_sessions(table), names) == []
 
