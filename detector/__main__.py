@@ -1,3 +1,3 @@
-from detector.cli import main
+from detector.cli import console
 
-raise SystemExit(main())
+console()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import struct
 import subprocess
 import sys
@@ -37,6 +38,79 @@ def test_scan_writes_all_outputs(tmp_path):
 def test_console_script_is_installed_or_module_runs():
     r = run("--version")
     assert r.returncode == 0 and r.stdout.startswith("minesweep ")
+
+
+def test_console_exit_writes_all_of_standard_output_and_keeps_the_code(tmp_path):
+    """``console`` ends the process without Python's teardown: what ``main`` printed must all be
+    there, through a pipe, and its exit code kept."""
+    r = run("rules", "export", "--format", "suricata", "--out", "-")
+    kept = subprocess.run([sys.executable, "-c", "import sys; from detector.cli import main; "
+                           "sys.exit(main(['rules', 'export', '--format', 'suricata', '--out', '-']))"],
+                          capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert r.returncode == kept.returncode == 0 and len(r.stdout) > 10_000
+    assert r.stdout == kept.stdout and r.stderr == kept.stderr == ""
+    assert run("scan", str(tmp_path / "missing.pcap"), "--out", str(tmp_path)).returncode == 2
+
+
+def test_standard_output_on_a_full_disk_is_one_line_exit_1():
+    with open("/dev/full", "w") as full:
+        r = subprocess.run([sys.executable, "-m", "detector", "rules", "export", "--format", "zeek-intel", "--out", "-"],
+                           stdout=full, stderr=subprocess.PIPE, text=True, cwd=REPO, timeout=300)
+    assert r.returncode == 1
+    assert r.stderr == "minesweep: error: No space left on device\n"
+
+
+def test_a_closed_pipe_on_standard_output_is_success():
+    proc = subprocess.Popen([sys.executable, "-m", "detector", "rules", "export", "--format", "suricata", "--out", "-"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.read(100)
+    proc.stdout.close()  # like `| head -c 100`
+    err = proc.stderr.read()
+    assert proc.wait(timeout=300) == 0 and err == b""
+
+
+LOADED = """
+import json, sys
+from detector import cli
+from detector.output import forked
+cli.build_parser({argv!r})
+loaded = sorted(m.rpartition(".")[2] for m in sys.modules if m.startswith("detector.commands."))
+code = cli.main({argv!r}) if {run!r} else None
+print(json.dumps({{"commands": loaded, "jinja2": "jinja2" in sys.modules, "forks": forked.enabled(), "code": code}}))
+"""
+
+
+def _loaded(argv: list[str], run_it: bool = False, **env: str) -> dict:
+    r = subprocess.run([sys.executable, "-c", LOADED.format(argv=argv, run=run_it)], capture_output=True, text=True,
+                       cwd=REPO, timeout=300, env={**os.environ, **env})
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout.splitlines()[-1])
+
+
+def test_a_command_line_imports_only_the_command_it_names(tmp_path):
+    assert _loaded(["scan", "x.pcap", "--out", "o"])["commands"] == ["report", "scan"]  # its writers
+    assert _loaded(["rules", "export"])["commands"] == ["rules_export"]
+    everything = ["report", "rules_export", "scan", "suricata", "train", "zeek"]
+    assert _loaded(["--version"])["commands"] == everything
+    assert _loaded(["scna"])["commands"] == everything  # argparse lists the choices
+    help_text = run("--help").stdout
+    assert all(f"    {name}" in help_text for name in ("scan", "report", "zeek", "suricata", "rules", "train"))
+    r = run("scna")
+    assert r.returncode == 2 and "invalid choice: 'scna'" in r.stderr
+
+
+def test_a_scan_renders_report_html_in_the_forked_process_only(tmp_path):
+    """The renderer and Jinja2 are imported where report.html is written: in the forked process,
+    or here when forking is off. The page is the same either way."""
+    pages = []
+    for fork in ("1", "0"):
+        out = tmp_path / f"fork{fork}"
+        seen = _loaded(["scan", str(MINING), "--out", str(out), "--quiet"], run_it=True, MINESWEEP_FORK=fork)
+        assert seen["code"] == 0 and seen["forks"] == (fork == "1")
+        assert seen["jinja2"] == (fork == "0")
+        pages.append((out / "report.html").read_text().replace(str(out), "OUT"))  # the command line
+    assert pages[0] and pages[0] == pages[1]
 
 
 @pytest.mark.parametrize("content, expect", [

@@ -14,9 +14,9 @@ from detector.capture import prehash
 from detector.capture.fast import available as fast_available
 from detector.commands.report import write_outputs
 from detector.errors import InputError, UnreadableInputError
+from detector.output import LANGS
 from detector.output.findings import write_findings
 from detector.output.fmt import kwh, rate
-from detector.output.html import LANGS
 from detector.output.markdown import write_markdown
 from detector.output.tables import write_hosts_csv, write_units_csv
 from detector.parallel import (

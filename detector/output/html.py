@@ -59,7 +59,7 @@ from markupsafe import Markup
 
 from detector import __version__
 from detector.errors import MinesweepError
-from detector.output import charts
+from detector.output import LANGS, charts
 from detector.output.csvs import as_dict, as_list, as_num
 from detector.output.fmt import si
 from detector.output.fmt import ts as fmt_ts
@@ -67,7 +67,6 @@ from detector.output.iocs import collect as collect_iocs
 
 __all__ = ["LANGS", "Strings", "content_security_policy", "load_strings", "render_html", "text", "write_html"]
 
-LANGS = ("en", "zh")
 HTML_LANG = {"en": "en", "zh": "zh-CN"}
 _HERE = Path(__file__).resolve().parent
 TEMPLATES = _HERE / "templates"

@@ -148,7 +148,7 @@ def add_arguments(p: Any, kind: str) -> None:
     """The options ``minesweep zeek`` and ``minesweep suricata`` share."""
     import argparse
 
-    from detector.output.html import LANGS
+    from detector.output import LANGS
 
     def duration(text: str) -> float:
         try:
