@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from detector import poollists
 from detector.behaviour import FIRST_PAYLOADS, Download, FlowSummary, classify_download
@@ -150,6 +151,9 @@ class FlowTable:
     forget_ignored: bool = False
     #: (host, "dns" | "sni", pool name) for every pool name a host looked up or sent in a ClientHello
     pool_names_seen: list[tuple[str, str, str]] = field(default_factory=list)
+    #: take the steady state of a line protocol without the general calls (see ``add``; the same
+    #: result: tests/test_flows.py runs both ways)
+    line_shortcut: ClassVar[bool] = True
     _new_ips: set[str] = field(default_factory=set)
     _flows: dict[tuple, Flow] = field(default_factory=dict)
     _since_sweep: int = 0
@@ -199,6 +203,22 @@ class FlowTable:
                 if len(flow.first_payloads) < FIRST_PAYLOADS:
                     flow.first_payloads.append((0 if fwd else 1, n))
         if p.proto == TCP:
+            if self.line_shortcut and flow.state == "inspect" and flow.tls is None and n and not p.flags & (SYN | FIN | RST):
+                # the steady state of a line protocol (Stratum, Monero, eth-proxy): one whole line
+                # in order, nothing held. What _tcp -> Reassembler.push -> _stream -> Framer.feed ->
+                # _frames would do with it, without their calls (a third of a miner packet's cost)
+                reasm, framer, payload = d.reasm, d.framer, p.payload
+                if (p.seq == reasm.next_seq and not reasm.ooo and framer.mode == "line"  # type: ignore[union-attr]
+                        and not framer.buf and not framer.skipping  # type: ignore[union-attr]
+                        and payload.find(b"\n") == n - 1):
+                    reasm.next_seq = (p.seq + n) & MASK  # type: ignore[union-attr]
+                    framer.offset += n  # type: ignore[union-attr]
+                    if payload.strip():
+                        self._message(flow, fwd, parse_message(payload[:-1]), p.ts, "tcp")
+                    self._since_sweep += 1
+                    if self._since_sweep >= SWEEP_EVERY:
+                        self._sweep(p.ts)
+                    return
             self._tcp(flow, p, fwd, d)
         elif p.proto == UDP and (p.sport == 53 or p.dport == 53) and p.payload:
             self._dns(p)
@@ -224,8 +244,7 @@ class FlowTable:
             if flags & SYN:
                 reasm.syn(p.seq)
             if p.payload:
-                for chunk in reasm.push(p.seq, p.payload):
-                    self._stream(flow, fwd, d, chunk, p.ts)
+                self._chunks(flow, fwd, d, reasm.push(p.seq, p.payload), p.ts)
             return
         if state != "new":  # "ignored", or "tracked": an encrypted pool session, counted only
             return
@@ -251,8 +270,16 @@ class FlowTable:
             direction.reasm = Reassembler()
             direction.reasm.next_seq = direction.next_seq
             direction.framer = Framer()
-        for chunk in d.reasm.push(p.seq, payload):  # type: ignore[union-attr]
-            self._stream(flow, fwd, d, chunk, p.ts)
+        self._chunks(flow, fwd, d, d.reasm.push(p.seq, payload), p.ts)  # type: ignore[union-attr]
+
+    def _chunks(self, flow: Flow, fwd: bool, d: Direction, chunks: list[bytes | None], ts: float) -> None:
+        """What one segment made contiguous, in order, while the flow is still inspected: a segment
+        that fills a hole can deliver many lines, and one of them can end the inspection (the flow
+        ignored, or found to be a pool session behind TLS), which lets go of the framers."""
+        for chunk in chunks:
+            if flow.state != "inspect":
+                return
+            self._stream(flow, fwd, d, chunk, ts)
 
     def adopt(self, pre: Prelude) -> None:
         """Take over a flow whose earlier packets were counted elsewhere (the fast path's kernel).
@@ -469,10 +496,7 @@ class FlowTable:
             reasm = d.reasm
             if reasm is None or d.framer is None or flow.state == "ignored":
                 continue
-            for chunk in reasm.flush():
-                if flow.state == "ignored":  # the flushed bytes settled that it is not mining
-                    break
-                self._stream(flow, fwd, d, chunk, flow.last_ts)
+            self._chunks(flow, fwd, d, reasm.flush(), flow.last_ts)  # may settle it: not mining, or TLS
             if flow.state != "ignored" and d.framer is not None:
                 self._frames(flow, fwd, d.framer.close(), flow.last_ts)
         s = flow.session
