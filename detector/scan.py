@@ -86,7 +86,50 @@ def scan(paths: Iterable[str | os.PathLike[str]], options: ScanOptions | None = 
     options = options or ScanOptions()
     files = expand_inputs(paths)
     with poollists.using(poollists.intelligence(options.pool_lists)), _calm_gc():
-        return _scan(files, options)
+        return _scan(files, options, None)
+
+
+def scan_digests_later(paths: Iterable[str | os.PathLike[str]],
+                       options: ScanOptions | None = None) -> tuple[dict[str, Any], Digests]:
+    """``scan``, returning as soon as the findings are built, before every input's SHA-256 is:
+    each digest still being computed stands in ``inputs`` as a placeholder (``Digests``) until
+    ``Digests.settle()``. The caller can write what does not show the inputs meanwhile."""
+    options = options or ScanOptions()
+    files = expand_inputs(paths)
+    digests = Digests()
+    with poollists.using(poollists.intelligence(options.pool_lists)), _calm_gc():
+        return _scan(files, options, digests), digests
+
+
+class Digests:
+    """The SHA-256 digests of a scan's inputs that were still being computed when its findings were
+    built. Each input record holds a placeholder in ``sha256`` meanwhile: a token of 64 random hex
+    digits, the form and length of a digest, that nothing else in the findings can contain. Text
+    rendered from the findings meanwhile (report.html) becomes the final text by replacing each
+    token with its digest — unless a digest could not be computed: then the record also gains a
+    warning, and such text must be rendered again."""
+
+    def __init__(self) -> None:
+        self.pending: list[tuple[dict[str, Any], CaptureInfo, str]] = []  # (input record, info, token)
+
+    def hold(self, record: dict[str, Any], info: CaptureInfo) -> None:
+        token = os.urandom(32).hex()
+        record["sha256"] = token
+        self.pending.append((record, info, token))
+
+    def settle(self) -> dict[str, str] | None:
+        """Wait for every digest; the input records get their final ``sha256`` and ``warnings``.
+        Returns {token: digest} when every digest was computed, None when one was not."""
+        tokens: dict[str, str] | None = {}
+        pending, self.pending = self.pending, []
+        for record, info, token in pending:
+            info.settle()
+            record["sha256"], record["warnings"] = info.sha256, list(info.warnings)
+            if tokens is not None and info.sha256:
+                tokens[token] = info.sha256
+            else:
+                tokens = None
+        return tokens
 
 
 @contextlib.contextmanager
@@ -101,7 +144,7 @@ def _calm_gc() -> Iterator[None]:
         gc.set_threshold(*thresholds)
 
 
-def _scan(files: list[Path], options: ScanOptions) -> dict[str, Any]:
+def _scan(files: list[Path], options: ScanOptions, digests: Digests | None) -> dict[str, Any]:
     table = FlowTable()
     table.summaries = SummaryStore()  # bounded: behaviour aggregated as flows end
     infos: list[CaptureInfo] = []
@@ -131,7 +174,7 @@ def _scan(files: list[Path], options: ScanOptions) -> dict[str, Any]:
         sessions_state = table.finish()
         if infos:
             _attach_flow_warnings(table, infos[-1])
-        return build_findings(infos, sessions_state, table, ips_screened if fast else len(ips), options)
+        return build_findings(infos, sessions_state, table, ips_screened if fast else len(ips), options, digests)
 
 
 @contextlib.contextmanager
@@ -186,8 +229,9 @@ def _attach_flow_warnings(table: FlowTable, info: CaptureInfo) -> None:
 
 
 def build_findings(infos: Sequence[CaptureInfo], sessions_state: Sequence[Any], table: FlowTable,
-                   ips_screened: int, options: ScanOptions) -> dict[str, Any]:
-    """Findings of a packet scan: decoded sessions finalised, then ``assemble``."""
+                   ips_screened: int, options: ScanOptions, digests: Digests | None = None) -> dict[str, Any]:
+    """Findings of a packet scan: decoded sessions finalised, then ``assemble``. With ``digests``,
+    the SHA-256 digests still being computed are left to it (``Digests``), not waited for."""
     pool_names = {ip: d.name for ip, d in table.dns_names.items()}
     sv2 = [s for f in table.summaries if (s := sv2_session(f, pool_names)) is not None]
     found = [*sessions_state, *sv2]
@@ -202,7 +246,7 @@ def build_findings(infos: Sequence[CaptureInfo], sessions_state: Sequence[Any], 
     known = {(s.client, s.client_port, s.server, s.server_port) for s in found}
     found += flowshape.suspected_sessions(table.summaries, known, pool_names)
     sessions = [session_record(s, pool_names, options.assumed_hashrates) for s in found]
-    return assemble([_input_record(i) for i in infos], sessions, ips_screened, table.flows_seen, options,
+    return assemble([_input_record(i, digests) for i in infos], sessions, ips_screened, table.flows_seen, options,
                     behaviour_records(table))
 
 
@@ -270,9 +314,10 @@ def _attributor(options: ScanOptions) -> Iterator[Attributor | None]:
         attributor.close()
 
 
-def _input_record(info: CaptureInfo) -> dict[str, Any]:
-    info.settle()  # the fast path's SHA-256 may still be being computed
-    return {
+def _input_record(info: CaptureInfo, digests: Digests | None = None) -> dict[str, Any]:
+    if digests is None:
+        info.settle()  # the fast path's SHA-256 may still be being computed
+    record = {
         "path": info.path,
         "sha256": info.sha256,
         "format": info.format,
@@ -284,3 +329,6 @@ def _input_record(info: CaptureInfo) -> dict[str, Any]:
         "linktypes": list(info.linktypes),
         "warnings": list(info.warnings),
     }
+    if digests is not None and info.sha256_later is not None:
+        digests.hold(record, info)
+    return record

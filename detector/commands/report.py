@@ -6,12 +6,16 @@ Writes ``report.html`` (the self-contained audit report), ``iocs.csv``, ``sessio
 commands write identical files from identical findings.
 
 Public API: ``register(subparsers)``, ``run(args, stdout=None) -> int``,
-``write_outputs(findings, out_dir, lang="en", first=()) -> list[Path]``.
+``write_outputs(findings, out_dir, lang="en", first=()) -> list[Path]``,
+``PageLater.start(findings, out_dir, lang) -> PageLater | None`` (report.html rendered while the
+inputs' digests are still being computed).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -23,7 +27,7 @@ from detector.output.csvs import write_sessions_csv, write_subnets_csv
 from detector.output.findings import read_findings
 from detector.output.iocs import write_iocs_csv
 
-__all__ = ["register", "run", "write_outputs"]
+__all__ = ["PageLater", "register", "run", "write_outputs"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -60,6 +64,74 @@ def _write_html(findings: dict[str, Any], out_dir: Path, lang: str) -> Path:
     from detector.output.html import write_html
 
     return write_html(findings, out_dir, lang)
+
+
+class PageLater:
+    """report.html rendered in a forked process from findings whose inputs still hold placeholder
+    digests (``detector.scan.Digests``), while this process waits for the digests and writes the
+    other files: rendering the page (~0.1 s on the benchmark capture) is no longer work left for
+    after the last digest. The child renders at once, then reads what to do from a pipe: the
+    {placeholder: digest} pairs, which it puts in the page before writing it; or nothing (the pipe
+    closed empty: a digest could not be computed, or this process failed), and it writes nothing.
+    ``finish`` then writes the page here from the settled findings."""
+
+    def __init__(self, job: forked.Job, tell: int, findings: dict[str, Any], out_dir: Path, lang: str) -> None:
+        self.job, self.tell = job, tell
+        self.findings, self.out_dir, self.lang = findings, out_dir, lang
+
+    @classmethod
+    def start(cls, findings: dict[str, Any], out_dir: Path, lang: str) -> PageLater | None:
+        """The child begun, or None where it cannot be (no fork: render after settling instead)."""
+        if not forked.enabled():
+            return None
+        listen, tell = os.pipe()
+        page = Path(out_dir) / "report.html"
+        job = forked.start(_page_when_told, findings, lang, out_dir, listen, tell, what=str(page), result=page)
+        os.close(listen)
+        if job.pid is None:  # no process to spare; job.wait() would block on the pipe here
+            os.close(tell)
+            return None
+        return cls(job, tell, findings, out_dir, lang)
+
+    def finish(self, tokens: dict[str, str] | None) -> Path:
+        """Tell the child the digests (``Digests.settle()``'s result) and wait for it; with None,
+        the child stands down and the page is rendered here, from the settled findings."""
+        try:
+            if tokens is not None:
+                _write_all(self.tell, json.dumps(tokens).encode("ascii"))
+        except BrokenPipeError:
+            pass  # the child ended early: wait() raises what it reported
+        finally:
+            os.close(self.tell)
+        path = self.job.wait()
+        return path if tokens is not None else _write_html(self.findings, self.out_dir, self.lang)
+
+    def abandon(self) -> None:
+        """This process is failing: the child writes nothing and is waited for."""
+        os.close(self.tell)
+        self.job.abandon()
+
+
+def _page_when_told(findings: dict[str, Any], lang: str, out_dir: Path, listen: int, tell: int) -> None:
+    from detector.output.html import render_html, write_page
+
+    os.close(tell)  # the parent's end: only its closing it ends what is read below
+    page = render_html(findings, lang)
+    chunks = []
+    while chunk := os.read(listen, 65536):
+        chunks.append(chunk)
+    os.close(listen)
+    if not chunks:
+        return
+    for token, digest in json.loads(b"".join(chunks)).items():
+        page = page.replace(token, digest)
+    write_page(page, out_dir)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 def run(args: argparse.Namespace, stdout: TextIO | None = None) -> int:

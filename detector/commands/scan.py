@@ -12,11 +12,13 @@ from typing import TextIO
 from detector.argtypes import add_findings_options
 from detector.capture import prehash
 from detector.capture.fast import available as fast_available
-from detector.commands.report import write_outputs
+from detector.commands.report import PageLater, write_outputs
 from detector.errors import InputError, UnreadableInputError
 from detector.output import LANGS
+from detector.output.csvs import write_sessions_csv, write_subnets_csv
 from detector.output.findings import write_findings
 from detector.output.fmt import kwh, rate
+from detector.output.iocs import write_iocs_csv
 from detector.output.markdown import write_markdown
 from detector.output.tables import write_hosts_csv, write_units_csv
 from detector.parallel import (
@@ -31,7 +33,7 @@ from detector.parallel import (
     run_jobs,
     watch,
 )
-from detector.scan import ENGINES, ScanOptions, expand_inputs, scan
+from detector.scan import ENGINES, Digests, ScanOptions, expand_inputs, scan_digests_later
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -129,12 +131,13 @@ def run(args: argparse.Namespace, stdout: TextIO | None = None, stderr: TextIO |
         outcome = run_jobs(files, options, jobs=jobs, engine=_engine(args, jobs) if args.engine == "dask" else None)
         _tell_outcome(outcome, len(files), args.quiet, stderr)
         findings, code = outcome.findings, outcome.exit_code
+        digests = None
     else:
-        findings = scan(files, options)
+        findings, digests = scan_digests_later(files, options)
         prehash.discard()  # begun for a file that was not read as hashed (e.g. replaced meanwhile)
     if progress is not None:
         progress.done()
-    _write(findings, args)
+    _write(findings, args, digests)
     if not args.quiet:
         print_summary(findings, stdout)
         print(f"wrote {args.out / 'findings.json'}, report.md, report.html, hosts.csv, units.csv, sessions.csv,"
@@ -142,8 +145,27 @@ def run(args: argparse.Namespace, stdout: TextIO | None = None, stderr: TextIO |
     return code
 
 
-def _write(findings: dict, args: argparse.Namespace) -> None:
+def _write(findings: dict, args: argparse.Namespace, digests: Digests | None = None) -> None:
+    """The eight files. With digests still being computed, report.html is rendered meanwhile in a
+    forked process (``PageLater``) and the files that do not show the inputs are written before
+    waiting for them; findings.json and report.md after. The files are the same either way."""
     out = args.out
+    page = PageLater.start(findings, out, args.lang) if digests is not None and digests.pending else None
+    if page is not None:
+        assert digests is not None
+        try:
+            for write in (write_hosts_csv, write_units_csv, write_iocs_csv, write_sessions_csv, write_subnets_csv):
+                write(findings, out)
+            tokens = digests.settle()
+            write_findings(findings, out)
+            write_markdown(findings, out)
+        except BaseException:
+            page.abandon()
+            raise
+        page.finish(tokens)
+        return
+    if digests is not None:
+        digests.settle()
     write_outputs(findings, out, args.lang, first=(  # report.html meanwhile, in a forked process
         lambda: write_findings(findings, out), lambda: write_markdown(findings, out),
         lambda: write_hosts_csv(findings, out), lambda: write_units_csv(findings, out)))

@@ -65,7 +65,8 @@ from detector.output.fmt import si
 from detector.output.fmt import ts as fmt_ts
 from detector.output.iocs import collect as collect_iocs
 
-__all__ = ["LANGS", "Strings", "content_security_policy", "load_strings", "render_html", "text", "write_html"]
+__all__ = ["LANGS", "Strings", "content_security_policy", "load_strings", "render_html", "text", "write_html",
+           "write_page"]
 
 HTML_LANG = {"en": "en", "zh": "zh-CN"}
 _HERE = Path(__file__).resolve().parent
@@ -1132,8 +1133,13 @@ def render_html(findings: dict[str, Any], lang: str = "en") -> str:
 
 def write_html(findings: dict[str, Any], out_dir: Path | str, lang: str = "en") -> Path:
     """Write ``out_dir/report.html`` atomically; returns its path."""
+    return write_page(render_html(findings, lang), out_dir)
+
+
+def write_page(page: str, out_dir: Path | str) -> Path:
+    """Write ``page``, a rendered report, as ``out_dir/report.html`` atomically; returns its path."""
     path = Path(out_dir) / "report.html"
     tmp = path.with_suffix(".html.tmp")
-    tmp.write_text(render_html(findings, lang), "utf-8")
+    tmp.write_text(page, "utf-8")
     os.replace(tmp, path)
     return path
