@@ -83,10 +83,7 @@ def expand_inputs(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
 
 
 def scan(paths: Iterable[str | os.PathLike[str]], options: ScanOptions | None = None) -> dict[str, Any]:
-    options = options or ScanOptions()
-    files = expand_inputs(paths)
-    with poollists.using(poollists.intelligence(options.pool_lists)), _calm_gc():
-        return _scan(files, options, None)
+    return _scan_paths(paths, options, None)
 
 
 def scan_digests_later(paths: Iterable[str | os.PathLike[str]],
@@ -94,11 +91,16 @@ def scan_digests_later(paths: Iterable[str | os.PathLike[str]],
     """``scan``, returning as soon as the findings are built, before every input's SHA-256 is:
     each digest still being computed stands in ``inputs`` as a placeholder (``Digests``) until
     ``Digests.settle()``. The caller can write what does not show the inputs meanwhile."""
+    digests = Digests()
+    return _scan_paths(paths, options, digests), digests
+
+
+def _scan_paths(paths: Iterable[str | os.PathLike[str]], options: ScanOptions | None,
+                digests: Digests | None) -> dict[str, Any]:
     options = options or ScanOptions()
     files = expand_inputs(paths)
-    digests = Digests()
     with poollists.using(poollists.intelligence(options.pool_lists)), _calm_gc():
-        return _scan(files, options, digests), digests
+        return _scan(files, options, digests)
 
 
 class Digests:
