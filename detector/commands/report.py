@@ -67,10 +67,10 @@ def _write_html(findings: dict[str, Any], out_dir: Path, lang: str) -> Path:
 
 
 class PageLater:
-    """report.html rendered in a forked process from findings whose inputs still hold placeholder
-    digests (``detector.scan.Digests``), while this process waits for the digests and writes the
-    other files: rendering the page (~0.1 s on the benchmark capture) is no longer work left for
-    after the last digest. The child renders at once, then reads what to do from a pipe: the
+    """report.html rendered in a forked process from findings whose inputs may still hold
+    placeholder digests (``detector.scan.Digests``), while this process waits for the digests and
+    writes the other files: rendering the page (~0.1 s on the benchmark capture) is no longer work
+    left for after the last digest. The child renders at once, then reads what to do from a pipe: the
     {placeholder: digest} pairs, which it puts in the page before writing it; or nothing (the pipe
     closed empty: a digest could not be computed, or this process failed), and it writes nothing.
     ``finish`` then writes the page here from the settled findings."""
@@ -94,8 +94,9 @@ class PageLater:
         return cls(job, tell, findings, out_dir, lang)
 
     def finish(self, tokens: dict[str, str] | None) -> Path:
-        """Tell the child the digests (``Digests.settle()``'s result) and wait for it; with None,
-        the child stands down and the page is rendered here, from the settled findings."""
+        """Tell the child the digests (``Digests.settle()``'s result; {} when none was pending) and
+        wait for it; with None, the child stands down and the page is rendered here, from the
+        settled findings."""
         try:
             if tokens is not None:
                 _write_all(self.tell, json.dumps(tokens).encode("ascii"))

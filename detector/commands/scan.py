@@ -12,7 +12,7 @@ from typing import TextIO
 from detector.argtypes import add_findings_options
 from detector.capture import prehash
 from detector.capture.fast import available as fast_available
-from detector.commands.report import PageLater, write_outputs
+from detector.commands.report import PageLater
 from detector.errors import InputError, UnreadableInputError
 from detector.output import LANGS
 from detector.output.csvs import write_sessions_csv, write_subnets_csv
@@ -146,29 +146,28 @@ def run(args: argparse.Namespace, stdout: TextIO | None = None, stderr: TextIO |
 
 
 def _write(findings: dict, args: argparse.Namespace, digests: Digests | None = None) -> None:
-    """The eight files. With digests still being computed, report.html is rendered meanwhile in a
-    forked process (``PageLater``) and the files that do not show the inputs are written before
-    waiting for them; findings.json and report.md after. The files are the same either way."""
+    """The eight files. report.html is rendered meanwhile in a forked process (``PageLater``), even
+    while the inputs' digests are still being computed; the files that do not show the inputs are
+    written first, findings.json and report.md once the digests are settled. Where there is no
+    fork, the page is rendered here, last. The files are the same either way."""
     out = args.out
-    page = PageLater.start(findings, out, args.lang) if digests is not None and digests.pending else None
-    if page is not None:
-        assert digests is not None
-        try:
-            for write in (write_hosts_csv, write_units_csv, write_iocs_csv, write_sessions_csv, write_subnets_csv):
-                write(findings, out)
-            tokens = digests.settle()
-            write_findings(findings, out)
-            write_markdown(findings, out)
-        except BaseException:
+    page = PageLater.start(findings, out, args.lang)
+    try:
+        for write in (write_hosts_csv, write_units_csv, write_iocs_csv, write_sessions_csv, write_subnets_csv):
+            write(findings, out)
+        tokens = digests.settle() if digests is not None else {}
+        write_findings(findings, out)
+        write_markdown(findings, out)
+    except BaseException:
+        if page is not None:
             page.abandon()
-            raise
+        raise
+    if page is not None:
         page.finish(tokens)
-        return
-    if digests is not None:
-        digests.settle()
-    write_outputs(findings, out, args.lang, first=(  # report.html meanwhile, in a forked process
-        lambda: write_findings(findings, out), lambda: write_markdown(findings, out),
-        lambda: write_hosts_csv(findings, out), lambda: write_units_csv(findings, out)))
+    else:
+        from detector.output.html import write_html  # Jinja2 is imported only where the page is rendered
+
+        write_html(findings, out, args.lang)
 
 
 def _check_scale(args: argparse.Namespace) -> None:
