@@ -203,23 +203,20 @@ class FlowTable:
                 if len(flow.first_payloads) < FIRST_PAYLOADS:
                     flow.first_payloads.append((0 if fwd else 1, n))
         if p.proto == TCP:
-            if self.line_shortcut and flow.state == "inspect" and flow.tls is None and n and not p.flags & (SYN | FIN | RST):
+            reasm, framer = d.reasm, d.framer
+            if (self.line_shortcut and flow.state == "inspect" and flow.tls is None and n
+                    and not p.flags & (SYN | FIN | RST) and p.seq == reasm.next_seq  # type: ignore[union-attr]
+                    and not reasm.ooo and framer.mode == "line" and not framer.buf  # type: ignore[union-attr]
+                    and not framer.skipping and p.payload.find(b"\n") == n - 1):  # type: ignore[union-attr]
                 # the steady state of a line protocol (Stratum, Monero, eth-proxy): one whole line
                 # in order, nothing held. What _tcp -> Reassembler.push -> _stream -> Framer.feed ->
                 # _frames would do with it, without their calls (a third of a miner packet's cost)
-                reasm, framer, payload = d.reasm, d.framer, p.payload
-                if (p.seq == reasm.next_seq and not reasm.ooo and framer.mode == "line"  # type: ignore[union-attr]
-                        and not framer.buf and not framer.skipping  # type: ignore[union-attr]
-                        and payload.find(b"\n") == n - 1):
-                    reasm.next_seq = (p.seq + n) & MASK  # type: ignore[union-attr]
-                    framer.offset += n  # type: ignore[union-attr]
-                    if payload.strip():
-                        self._message(flow, fwd, parse_message(payload[:-1]), p.ts, "tcp")
-                    self._since_sweep += 1
-                    if self._since_sweep >= SWEEP_EVERY:
-                        self._sweep(p.ts)
-                    return
-            self._tcp(flow, p, fwd, d)
+                reasm.next_seq = (p.seq + n) & MASK  # type: ignore[union-attr]
+                framer.offset += n  # type: ignore[union-attr]
+                if p.payload.strip():
+                    self._message(flow, fwd, parse_message(p.payload[:-1]), p.ts, "tcp")
+            else:
+                self._tcp(flow, p, fwd, d)
         elif p.proto == UDP and (p.sport == 53 or p.dport == 53) and p.payload:
             self._dns(p)
         self._since_sweep += 1
