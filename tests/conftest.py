@@ -1,8 +1,9 @@
-"""Shared test fixtures: where the shared corpus and the bundled samples live."""
+"""Shared test fixtures: where the shared corpus and the bundled samples live; forking writers."""
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -28,3 +29,15 @@ def corpus() -> Path:
     if not CORPUS.is_dir():
         pytest.fail(f"shared corpus not found at {CORPUS} (CI keeps it beside the checkout)")
     return CORPUS
+
+
+@pytest.fixture
+def forks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fork even if an earlier test left a thread behind (Dask's IO loop lingers after its tests):
+    the children in these tests only render a page or fail at once."""
+    from detector.output import forked
+
+    if not hasattr(os, "fork"):
+        pytest.skip("no fork here")
+    monkeypatch.delenv(forked.ENV, raising=False)
+    monkeypatch.setattr(forked.threading, "active_count", lambda: 1)

@@ -29,15 +29,6 @@ SAMPLE = PCAPS / "campus.pcapng"
 NOT_COMPUTED = "no SHA-256: the file changed or could not be read while it was hashed"
 
 
-@pytest.fixture
-def forks(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fork even if an earlier test left a thread behind (see tests/test_forked_writer.py)."""
-    if not hasattr(os, "fork"):
-        pytest.skip("no fork here")
-    monkeypatch.delenv(forked.ENV, raising=False)
-    monkeypatch.setattr(forked.threading, "active_count", lambda: 1)
-
-
 def _no_digest(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every hash fails, as when the file changes while it is hashed."""
     monkeypatch.setattr(prehash.Pending, "digest", lambda self: None)

@@ -21,16 +21,6 @@ PARENT = os.getpid()
 GOLDEN = Path(__file__).resolve().parent / "golden"
 
 
-@pytest.fixture
-def forks(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fork even if an earlier test left a thread behind (Dask's IO loop lingers after its tests):
-    the children here only render a page or fail at once."""
-    if not hasattr(os, "fork"):
-        pytest.skip("no fork here")
-    monkeypatch.delenv(forked.ENV, raising=False)
-    monkeypatch.setattr(forked.threading, "active_count", lambda: 1)
-
-
 def _findings() -> dict[str, Any]:
     doc: dict[str, Any] = json.loads((GOLDEN / "campus.pcapng.json").read_text("utf-8"))
     return doc
