@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from detector import __version__, flowshape, poollists
+from detector import __version__, flowshape, lifetime, poollists
 from detector.aggregate import build_hosts, build_subnets, build_summary
 from detector.behaviour import Behaviour, SummaryStore, empty_behaviour
 from detector.capture import fast as fastpath
@@ -148,6 +148,7 @@ def _calm_gc() -> Iterator[None]:
 
 def _scan(files: list[Path], options: ScanOptions, digests: Digests | None) -> dict[str, Any]:
     table = FlowTable()
+    lifetime.keep(table)  # the console script ends the process without freeing it (and its kernel)
     table.summaries = SummaryStore()  # bounded: behaviour aggregated as flows end
     infos: list[CaptureInfo] = []
     ips: set[str] = set()
