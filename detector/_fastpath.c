@@ -56,7 +56,9 @@
  * IDLE_TIMEOUT, the sweep, the end of the scan (finish()) — the kernel emits its FlowSummary,
  * equal to detector.flows.summarise(): the float sums add the same doubles in the same order
  * (built with -ffp-contract=off). Flows ending together (sweep, finish) come in creation order,
- * as FlowTable ends them, so the summaries arrive in the pure path's order.
+ * as FlowTable ends them, so the summaries arrive in the pure path's order. With
+ * tcp_summaries_only, the summaries of other flows are not made (a table that neither keeps nor
+ * reads them: detector.behaviour.SummaryStore).
  *
  * Held ACKs (hold_acks=True). A pure ACK of a PYTHON TCP flow (no payload, no SYN / FIN / RST)
  * only moves the flow's counters in FlowTable.add. The kernel keeps those counts and hands them
@@ -69,7 +71,7 @@
  *          max_ext_headers, addr_cache_size, packet_cls, prelude_cls, name6, seed, hold_acks=False,
  *          summary_cls=None, first_payloads=8, dns_events=False, pool_domains=None,
  *          download_magic=None, script_types=None, peek_bytes=64, methods=None, message_limit=16,
- *          foreign_limit=4)
+ *          foreign_limit=4, tcp_summaries_only=False)
  *   begin(kind)                       start a file: 0 = pcap, 1 = pcapng
  *   walk(buf, pos, base, final, budget) -> Batch    one walk in this thread (GIL released)
  *   feed(buf, pos, base, final, budget) -> (pos, status, events, need)   walk + list(batch)
@@ -673,6 +675,7 @@ typedef struct {
     uint32_t first_payloads;  /* FIRST_PAYLOADS of detector/behaviour.py */
     Maker packet, prelude;
     Maker summary;            /* FlowSummary; cls NULL: no summary is emitted */
+    int tcp_summaries_only;   /* summaries of TCP flows only (the other flows are not summarised) */
     PyObject *name6;
     PyObject *s_guess, *s_handshake;
     uint64_t seed;
@@ -1169,7 +1172,7 @@ static int emit_acks(Kernel *k, Flow *f) {
 
 /* The flow ends (FlowTable._end): its FlowSummary, from the snapshot. */
 static inline int emit_summary(Kernel *k, const Flow *f) {
-    if (k->summary.cls == NULL) return 0;
+    if (k->summary.cls == NULL || (k->tcp_summaries_only && f->proto != TCP)) return 0;
     return emit_flow(k, EV_SUMMARY, f);
 }
 
@@ -3529,7 +3532,7 @@ static int Kernel_init(Kernel *k, PyObject *args, PyObject *kwds) {
                              "max_block", "max_tags", "max_ext_headers", "addr_cache_size", "packet_cls",
                              "prelude_cls", "name6", "seed", "hold_acks", "summary_cls", "first_payloads",
                              "dns_events", "pool_domains", "download_magic", "script_types", "peek_bytes",
-                             "methods", "message_limit", "foreign_limit", NULL};
+                             "methods", "message_limit", "foreign_limit", "tcp_summaries_only", NULL};
     PyObject *hints, *packet_cls, *prelude_cls, *name6, *summary_cls = Py_None, *pool_domains = Py_None;
     PyObject *download_magic = Py_None, *script_types = Py_None;
     Py_ssize_t peek_bytes = 64;
@@ -3541,17 +3544,17 @@ static int Kernel_init(Kernel *k, PyObject *args, PyObject *kwds) {
     double idle_timeout;
     unsigned long long sweep_every, seed;
     Py_ssize_t addr_cache_size;
-    int hold_acks = 0;
+    int hold_acks = 0, tcp_summaries_only = 0;
     if (k->flows != NULL) {
         PyErr_SetString(PyExc_RuntimeError, "Kernel already initialised");
         return -1;
     }
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!IdKIIIInOOOK|pOIpOOOnOII", kwlist, &PyTuple_Type, &hints,
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!IdKIIIInOOOK|pOIpOOOnOIIp", kwlist, &PyTuple_Type, &hints,
                                      &unhinted_limit, &idle_timeout, &sweep_every, &max_caplen, &max_block,
                                      &max_tags, &max_ext, &addr_cache_size, &packet_cls, &prelude_cls, &name6,
                                      &seed, &hold_acks, &summary_cls, &first_payloads, &dns_events, &pool_domains,
                                      &download_magic, &script_types, &peek_bytes, &methods, &message_limit,
-                                     &foreign_limit))
+                                     &foreign_limit, &tcp_summaries_only))
         return -1;
     if (pool_domains != Py_None) {
         /* the pool domains of the TLS settle rule (as detector.sidecar.intel.PoolIntel.index holds them) */
@@ -3607,6 +3610,7 @@ static int Kernel_init(Kernel *k, PyObject *args, PyObject *kwds) {
     k->dns_events = dns_events;
     if (maker_init(&k->packet, packet_cls, 12) < 0 || maker_init(&k->prelude, prelude_cls, 16) < 0) return -1;
     if (summary_cls != Py_None && maker_init(&k->summary, summary_cls, 19) < 0) return -1;
+    k->tcp_summaries_only = tcp_summaries_only;
     k->name6 = Py_NewRef(name6);
     k->seed = seed;
     k->s_guess = PyUnicode_InternFromString("guess");

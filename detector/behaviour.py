@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from detector.capture.model import ACK, SYN, TCP
 
@@ -160,19 +161,22 @@ class SummaryStore(list):  # type: ignore[type-arg]
     """Flow summaries of a scan, bounded: every summary feeds the behaviour aggregate as it
     arrives, and only summaries a later stage reads are kept — TCP flows with payload both ways
     (Stratum V2 handshakes, flow shape, supporting evidence all need a two-sided exchange). A
-    scan's memory then grows with such flows, not with every SYN, DNS lookup or one-sided flow."""
+    scan's memory then grows with such flows, not with every SYN, DNS lookup or one-sided flow.
+    Other flows than TCP are neither kept nor read (``tcp_only``): the fast path's kernel does not
+    make their summaries at all (~5,900 DNS flows of the 1M-packet benchmark, ~14 ms)."""
+
+    #: only TCP summaries are kept or read: a producer may leave the others out
+    tcp_only: ClassVar[bool] = True
 
     def __init__(self) -> None:
         super().__init__()
         self.behaviour = Behaviour()
-        self.seen = 0
 
     @staticmethod
     def wanted(summary: FlowSummary) -> bool:
         return summary.proto == TCP and summary.payload_packets[0] > 0 and summary.payload_packets[1] > 0
 
     def append(self, summary: FlowSummary) -> None:  # type: ignore[override]
-        self.seen += 1
         self.behaviour.flow(summary)
         if self.wanted(summary):
             super().append(summary)

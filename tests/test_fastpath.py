@@ -67,14 +67,21 @@ from detector import (
     flows,
     poollists,
 )
-from detector.behaviour import DOWNLOAD_MAGIC, FIRST_PAYLOADS, SCRIPT_TYPES, FlowSummary, classify_download
+from detector.behaviour import (
+    DOWNLOAD_MAGIC,
+    FIRST_PAYLOADS,
+    SCRIPT_TYPES,
+    FlowSummary,
+    SummaryStore,
+    classify_download,
+)
 from detector.capture import fast as fast_mod
 from detector.capture import is_capture_file, open_capture
 from detector.capture import pcap as pcap_mod
 from detector.capture.fast import FastScanner, fast_scan_file, finish_scan
-from detector.capture.model import CaptureInfo, Packet
+from detector.capture.model import TCP, CaptureInfo, Packet
 from detector.flows import FlowTable
-from detector.scan import ScanOptions, _attach_flow_warnings, build_findings, scan
+from detector.scan import ScanOptions, _attach_flow_warnings, behaviour_records, build_findings, scan
 
 T0 = 1_700_000_000
 OPTIONS = ScanOptions(clock=lambda: dt.datetime(2024, 1, 1, tzinfo=dt.UTC))
@@ -440,6 +447,41 @@ def test_corpus_as_one_scan(tmp_path: Path) -> None:
     """All corpus captures through one flow table, in name order (as a directory scan reads them)."""
     out = same(*_captures(CORPUS))
     assert len(out.findings["sessions"]) >= 15
+
+
+def test_a_store_of_tcp_summaries_is_given_no_other() -> None:
+    """SummaryStore keeps and reads TCP summaries only (``tcp_only``): the kernel then makes no
+    other summary, and the store and its behaviour aggregate are what they are fed the pure way."""
+
+    class StoreTable(Recorder):
+        def __init__(self) -> None:
+            super().__init__()
+            self.summaries = Given()
+
+    class Given(SummaryStore):
+        def __init__(self) -> None:
+            super().__init__()
+            self.given: list[FlowSummary] = []
+
+        def append(self, summary: FlowSummary) -> None:
+            self.given.append(summary)
+            super().append(summary)
+
+    paths = _captures(CORPUS)
+    pure = run_pure(paths)
+    fed = SummaryStore()
+    fed.extend(pure.summaries)
+    fast, table = run_fast(paths, StoreTable)
+    store = table.summaries
+    assert isinstance(store, Given)
+    assert store.given == [s for s in pure.summaries if s.proto == TCP]  # the same, in order, TCP only
+    assert any(s.proto != TCP for s in pure.summaries)  # (there were others to leave out)
+    assert list(store) == list(fed)
+    ref = FlowTable()  # the findings added the table's downloads and pool names to the store's aggregate
+    ref.summaries, ref.downloads, ref.pool_names_seen = fed, table.downloads, table.pool_names_seen
+    behaviour_records(ref)
+    assert store.behaviour.hosts == fed.behaviour.hosts
+    assert fast.findings == pure.findings
 
 
 # -- crafted: link layers, IPv6 extension headers, fragments ---------------------------------------

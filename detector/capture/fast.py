@@ -186,6 +186,8 @@ class FastScanner:
             seed=int.from_bytes(os.urandom(8), "little"),
             hold_acks=callable(credit),  # a table without the hook is given every packet
             summary_cls=FlowSummary,
+            # a store that keeps and reads TCP summaries only (SummaryStore) is not given the others
+            tcp_summaries_only=bool(getattr(table.summaries, "tcp_only", False)),
             first_payloads=FIRST_PAYLOADS,
             dns_events=callable(dns_answer),  # a table without the hook holds its DNS flows
             # TlsWatch's quick settle, in the kernel: every name the scan's pool intelligence holds
