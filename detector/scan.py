@@ -240,14 +240,14 @@ def build_findings(infos: Sequence[CaptureInfo], sessions_state: Sequence[Any], 
     found = [*sessions_state, *sv2]
     # flow shape: supporting evidence for strong sessions, and "suspected" sessions for flows that
     # nothing else identifies (docs/flowshape.md)
-    by_tuple = flowshape.summaries_by_tuple(table.summaries)
+    keys = {(s.client, s.client_port, s.server, s.server_port) for s in found}
+    by_tuple = flowshape.summaries_by_tuple(table.summaries, keys)
     for s in found:
         summary = by_tuple.get((s.client, s.client_port, s.server, s.server_port))
         line = flowshape.supporting_evidence(summary) if summary is not None and not s.confirmed else None
         if line:
             s.evidence.append(line)
-    known = {(s.client, s.client_port, s.server, s.server_port) for s in found}
-    found += flowshape.suspected_sessions(table.summaries, known, pool_names)
+    found += flowshape.suspected_sessions(table.summaries, keys, pool_names)
     sessions = [session_record(s, pool_names, options.assumed_hashrates) for s in found]
     return assemble([_input_record(i, digests) for i in infos], sessions, ips_screened, table.flows_seen, options,
                     behaviour_records(table))

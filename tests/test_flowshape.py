@@ -581,6 +581,18 @@ def test_summaries_by_tuple_prefers_the_larger_flow() -> None:
     assert index[("192.0.2.1", 3333, "10.0.0.1", 50000)] is FLOW
 
 
+def test_summaries_by_tuple_of_some_keys_is_that_part_of_the_whole() -> None:
+    rng = random.Random(7)
+    flows = [replace(FLOW, a=f"10.0.0.{rng.randrange(4)}", ap=rng.choice((50000, 50001)), b="192.0.2.1",
+                     bp=rng.choice((3333, 4444)), packets=(rng.randrange(1, 50), rng.randrange(1, 50)))
+             for _ in range(200)]
+    whole = summaries_by_tuple(flows)
+    keys = set(rng.sample(sorted(whole), 9)) | {("10.9.9.9", 1, "192.0.2.1", 3333)}
+    part = summaries_by_tuple(flows, keys)
+    assert part == {k: f for k, f in whole.items() if k in keys}
+    assert len(part) == 9 and all(part[k] is whole[k] for k in part)
+
+
 CORPUS_CAPTURES = sorted(p for p in CORPUS.rglob("*") if p.suffix in (".pcap", ".pcapng")) if CORPUS.is_dir() else []
 
 
