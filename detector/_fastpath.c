@@ -19,6 +19,10 @@
  *   (EV_SUMMARY, fid, FlowSummary)   a flow ended (replaced, idle, swept, or finish()): its summary
  *   (EV_DNS, ts, receiver, message)  a DNS response (UDP, port 53, QR set; dns_events=True) for
  *                                    FlowTable.dns_answer: the DNS flow itself stays with the kernel
+ *   (EV_ANSWERS, ts, receiver, asked, ((address, asked), ...))   with dns_answers=True, instead of
+ *                                    EV_DNS for the common response the kernel reads itself (see
+ *                                    dns_answers): detector.dialects.dns.answered_addresses of it,
+ *                                    for FlowTable.dns_answered
  *
  * Flow states: NEW (kernel-owned, tracked), IGNORED (nobody looks at its payload), PYTHON (every
  * packet goes to Python: an inspected TCP flow, a UDP flow on port 53 without dns_events, or a
@@ -71,7 +75,7 @@
  *          max_ext_headers, addr_cache_size, packet_cls, prelude_cls, name6, seed, hold_acks=False,
  *          summary_cls=None, first_payloads=8, dns_events=False, pool_domains=None,
  *          download_magic=None, script_types=None, peek_bytes=64, methods=None, message_limit=16,
- *          foreign_limit=4, tcp_summaries_only=False)
+ *          foreign_limit=4, tcp_summaries_only=False, dns_answers=False)
  *   begin(kind)                       start a file: 0 = pcap, 1 = pcapng
  *   walk(buf, pos, base, final, budget) -> Batch    one walk in this thread (GIL released)
  *   feed(buf, pos, base, final, budget) -> (pos, status, events, need)   walk + list(batch)
@@ -145,7 +149,7 @@
 #define EXT_AH 51
 
 enum { EV_PACKET = 0, EV_PRELUDE = 1, EV_SWEEP = 2, EV_WARN = 3, EV_FRAGMENT = 4, EV_ACKS = 5, EV_SUMMARY = 6,
-       EV_DNS = 7 };
+       EV_DNS = 7, EV_ANSWERS = 8 };
 enum { ST_MORE = 0, ST_NEED = 1, ST_DONE = 2 };
 enum { FLOW_EMPTY = 0, FLOW_NEW = 1, FLOW_PYTHON = 2, FLOW_IGNORED = 3, FLOW_HELD = 4 };
 enum { HELD_GET = 0, HELD_LINES = 1, HELD_HTTP = 2 };
@@ -681,6 +685,7 @@ typedef struct {
     uint64_t seed;
     /* DNS answers as EV_DNS events (dns_events): DNS flows stay with the kernel */
     int dns_events;
+    int dns_answers;          /* read the common DNS responses here (EV_ANSWERS) */
     /* ordinary TLS settled here (pool_domains given): the pool domains, a set of strings */
     int settle_tls;
     StrSet pools;
@@ -2013,6 +2018,90 @@ static void dns_learn(Kernel *k, const uint8_t *m, Py_ssize_t n) {
     }
 }
 
+/* detector.dialects.dns.answered_addresses of a DNS response the Python reader needs no help with
+ * (materialised as EV_ANSWERS): exactly one question, whose name is in-line labels of ASCII
+ * letters, digits, '-' and '_' (its text is then its bytes joined by dots), and every answer
+ * read owned by the pointer to that question (offset 12) — the usual response. The answers are
+ * read as the Python reader reads them: at most DNS_MAX_RECORDS, a record running past the end
+ * stops the reading, an A record with 4 bytes of RDATA and an AAAA record with 16 give an
+ * address, owned by the question's name. 1 with *out = (asked, ((address, asked), ...)); 0 for
+ * any other message (EV_DNS: the Python reader decides); -1 with an exception set. */
+static int dns_answers(Kernel *k, const uint8_t *m, Py_ssize_t n, PyObject **out) {
+    if (n < 12 || n > 65535 || !(m[2] & 0x80) || rd_be16(m + 4) != 1) return 0;
+    char name[MAX_NAME_TEXT + 2];
+    size_t len = 0, octets = 1;
+    Py_ssize_t pos = 12;
+    for (;;) {
+        if (pos >= n) return 0;
+        uint8_t c = m[pos];
+        if (c == 0) break;
+        if (c & 0xC0) return 0; /* a pointer or another label type */
+        octets += 1 + (size_t)c;
+        if (octets > 255 || pos + 1 + c > n) return 0;
+        if (len) name[len++] = '.';
+        for (int i = 0; i < c; i++) {
+            uint8_t b = m[pos + 1 + i];
+            if (!((b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') || (b >= '0' && b <= '9') || b == '-' || b == '_'))
+                return 0;
+            name[len++] = (char)b;
+        }
+        pos += 1 + c;
+    }
+    if (len == 0 || pos + 5 > n) return 0; /* the root ("."), or no complete question */
+    Py_ssize_t first = pos + 5;
+    unsigned an = rd_be16(m + 6);
+    if (an > DNS_MAX_RECORDS) an = DNS_MAX_RECORDS;
+    size_t count = 0;
+    for (int pass = 0; pass < 2; pass++) { /* count the addresses, then make them */
+        PyObject *pairs = NULL, *asked = NULL;
+        if (pass == 1) {
+            asked = PyUnicode_FromStringAndSize(name, (Py_ssize_t)len);
+            pairs = asked == NULL ? NULL : PyTuple_New((Py_ssize_t)count);
+            if (pairs == NULL) {
+                Py_XDECREF(asked);
+                return -1;
+            }
+        }
+        size_t made = 0;
+        pos = first;
+        for (unsigned i = 0; i < an; i++) {
+            if (pos >= n) break;                          /* the message ends: so does the reading */
+            if (pos + 1 >= n || m[pos] < 0xC0) return 0; /* an owner of its own: the Python reader */
+            if (m[pos] != 0xC0 || m[pos + 1] != 12) return 0;
+            pos += 2;
+            if (pos + 10 > n) break;
+            Py_ssize_t start = pos + 10, end = start + rd_be16(m + pos + 8);
+            if (end > n) break;
+            uint8_t type = m[pos] == 0 ? m[pos + 1] : 0;
+            if ((type == 1 && end - start == 4) || (type == 28 && end - start == 16)) {
+                if (pass == 1) {
+                    uint8_t addr[16] = {0};
+                    memcpy(addr, m + start, (size_t)(end - start));
+                    PyObject *text = addr_text(k, addr, type == 28);
+                    PyObject *pair = text == NULL ? NULL : PyTuple_Pack(2, text, asked);
+                    Py_XDECREF(text);
+                    if (pair == NULL) {
+                        Py_DECREF(pairs);
+                        Py_DECREF(asked);
+                        return -1;
+                    }
+                    PyTuple_SET_ITEM(pairs, (Py_ssize_t)made, pair);
+                }
+                made++;
+            }
+            pos = end;
+        }
+        if (pass == 1) {
+            *out = PyTuple_Pack(2, asked, pairs);
+            Py_DECREF(asked);
+            Py_DECREF(pairs);
+            return *out == NULL ? -1 : 1;
+        }
+        count = made;
+    }
+    return 0; /* not reached */
+}
+
 /* The idle sweep: end every flow silent for more than IDLE_TIMEOUT at time `now`. FlowTable
  * reads every flow's last_ts and may end flows: the held counts go first. */
 static int sweep(Kernel *k, double now) {
@@ -3168,6 +3257,18 @@ static PyObject *materialise(Batch *bt, const Ev *e) {
     }
     case EV_DNS: {
         const Pkt *p = &e->u.pkt;
+        if (k->dns_answers) {
+            PyObject *read = NULL;
+            int r = dns_answers(k, p->payload, p->plen, &read);
+            if (r < 0) return NULL;
+            if (r > 0) {
+                PyObject *items[5] = {PyLong_FromLong(EV_ANSWERS), PyFloat_FromDouble(p->ts),
+                                      addr_text(k, p->dst, p->v6), Py_NewRef(PyTuple_GET_ITEM(read, 0)),
+                                      Py_NewRef(PyTuple_GET_ITEM(read, 1))};
+                Py_DECREF(read);
+                return tuple_of(items, 5);
+            }
+        }
         PyObject *items[4] = {PyLong_FromLong(EV_DNS), PyFloat_FromDouble(p->ts), addr_text(k, p->dst, p->v6),
                               PyBytes_FromStringAndSize((const char *)p->payload, p->plen)};
         return tuple_of(items, 4);
@@ -3532,7 +3633,7 @@ static int Kernel_init(Kernel *k, PyObject *args, PyObject *kwds) {
                              "max_block", "max_tags", "max_ext_headers", "addr_cache_size", "packet_cls",
                              "prelude_cls", "name6", "seed", "hold_acks", "summary_cls", "first_payloads",
                              "dns_events", "pool_domains", "download_magic", "script_types", "peek_bytes",
-                             "methods", "message_limit", "foreign_limit", "tcp_summaries_only", NULL};
+                             "methods", "message_limit", "foreign_limit", "tcp_summaries_only", "dns_answers", NULL};
     PyObject *hints, *packet_cls, *prelude_cls, *name6, *summary_cls = Py_None, *pool_domains = Py_None;
     PyObject *download_magic = Py_None, *script_types = Py_None;
     Py_ssize_t peek_bytes = 64;
@@ -3544,17 +3645,17 @@ static int Kernel_init(Kernel *k, PyObject *args, PyObject *kwds) {
     double idle_timeout;
     unsigned long long sweep_every, seed;
     Py_ssize_t addr_cache_size;
-    int hold_acks = 0, tcp_summaries_only = 0;
+    int hold_acks = 0, tcp_summaries_only = 0, dns_answers = 0;
     if (k->flows != NULL) {
         PyErr_SetString(PyExc_RuntimeError, "Kernel already initialised");
         return -1;
     }
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!IdKIIIInOOOK|pOIpOOOnOIIp", kwlist, &PyTuple_Type, &hints,
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!IdKIIIInOOOK|pOIpOOOnOIIpp", kwlist, &PyTuple_Type, &hints,
                                      &unhinted_limit, &idle_timeout, &sweep_every, &max_caplen, &max_block,
                                      &max_tags, &max_ext, &addr_cache_size, &packet_cls, &prelude_cls, &name6,
                                      &seed, &hold_acks, &summary_cls, &first_payloads, &dns_events, &pool_domains,
                                      &download_magic, &script_types, &peek_bytes, &methods, &message_limit,
-                                     &foreign_limit, &tcp_summaries_only))
+                                     &foreign_limit, &tcp_summaries_only, &dns_answers))
         return -1;
     if (pool_domains != Py_None) {
         /* the pool domains of the TLS settle rule (as detector.sidecar.intel.PoolIntel.index holds them) */
@@ -3608,6 +3709,7 @@ static int Kernel_init(Kernel *k, PyObject *args, PyObject *kwds) {
     k->hold_acks = hold_acks;
     k->first_payloads = first_payloads;
     k->dns_events = dns_events;
+    k->dns_answers = dns_events && dns_answers;
     if (maker_init(&k->packet, packet_cls, 12) < 0 || maker_init(&k->prelude, prelude_cls, 16) < 0) return -1;
     if (summary_cls != Py_None && maker_init(&k->summary, summary_cls, 19) < 0) return -1;
     k->tcp_summaries_only = tcp_summaries_only;
@@ -4076,6 +4178,7 @@ PyMODINIT_FUNC PyInit__fastpath(void) {
         PyModule_AddIntConstant(m, "EV_ACKS", EV_ACKS) < 0 ||
         PyModule_AddIntConstant(m, "EV_SUMMARY", EV_SUMMARY) < 0 ||
         PyModule_AddIntConstant(m, "EV_DNS", EV_DNS) < 0 ||
+        PyModule_AddIntConstant(m, "EV_ANSWERS", EV_ANSWERS) < 0 ||
         PyModule_AddIntConstant(m, "ST_MORE", ST_MORE) < 0 ||
         PyModule_AddIntConstant(m, "ST_NEED", ST_NEED) < 0 ||
         PyModule_AddIntConstant(m, "ST_DONE", ST_DONE) < 0 ||

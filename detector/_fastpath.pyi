@@ -14,6 +14,9 @@ EV_ACKS: int
 EV_SUMMARY: int
 #: (EV_DNS, ts, receiver, message): a DNS response (UDP, port 53, QR set); only with dns_events
 EV_DNS: int
+#: (EV_ANSWERS, ts, receiver, asked, ((address, asked), ...)): instead of EV_DNS for the usual
+#: response, read by the kernel as detector.dialects.dns.answered_addresses reads it; only with dns_answers
+EV_ANSWERS: int
 ST_MORE: int  #: stopped at the budget or after a fragment: walk again from pos
 ST_NEED: int  #: the record at pos is incomplete: walk again with at least `need` bytes from pos
 ST_DONE: int  #: the file has ended (cleanly or at damage, warned)
@@ -70,6 +73,7 @@ class Kernel:
         message_limit: int = 16,
         foreign_limit: int = 4,
         tcp_summaries_only: bool = False,
+        dns_answers: bool = False,
     ) -> None: ...
     def begin(self, kind: int) -> None: ...
     def walk(self, buf: Any, pos: int, base: int, final: bool, budget: int) -> Batch: ...

@@ -14,7 +14,7 @@ no mining method in its first messages, is ignored from then on.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -440,9 +440,14 @@ class FlowTable:
         gives addresses, and pool names a host looked up. The fast path's kernel calls this for
         the responses of the DNS flows it keeps (``add`` does for the flows this table holds)."""
         found = dns_parser.answered_addresses(payload)  # what parse_dns gives for these, only
-        if found is None:
-            return
-        asked, addresses = found
+        if found is not None:
+            self.dns_answered(ts, dst, *found)
+
+    def dns_answered(self, ts: float, dst: str, asked: str | None,
+                     addresses: Sequence[tuple[str, str]]) -> None:
+        """``dns_answer`` of a response already read: ``asked`` and ``addresses`` as
+        ``detector.dialects.dns.answered_addresses`` gives them (the fast path's kernel reads the
+        common responses itself)."""
         if asked:
             intel = poollists.active()
             filled_under, pools = _DNS_POOL_MEMO[0]  # one read: another thread may replace the pair

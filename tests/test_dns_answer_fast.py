@@ -396,3 +396,99 @@ def test_ipv6_text_is_ipaddress_text(monkeypatch: pytest.MonkeyPatch, ntop: bool
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="checked against glibc's inet_ntop")
 def test_inet_ntop_is_used_with_glibc() -> None:
     assert dns._NTOP_AGREES  # glibc prints what ipaddress prints outside ::/80
+
+
+# --- the kernel's reading of the usual response (EV_ANSWERS) ------------------------------------------
+
+
+class Answered(FlowTable):
+    """Records what each DNS response gave ``dns_answered`` (from the kernel or from dns_answer)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.read: list[tuple[float, str, str | None, list[tuple[str, str]]]] = []
+
+    def dns_answered(self, ts: float, dst: str, asked: str | None, addresses) -> None:  # type: ignore[override]
+        self.read.append((ts, dst, asked, list(addresses)))
+        super().dns_answered(ts, dst, asked, addresses)
+
+
+def capture_of(payloads: list[bytes], path: Path) -> list[tuple[float, str, bytes]]:
+    """A pcap of each payload as a UDP datagram from 192.0.2.53:53, each to a client of its own;
+    returns (time, client, payload) of those FlowTable._dns hands to dns_answer."""
+    out = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 101)]  # raw IPv4 link type
+    given = []
+    for i, payload in enumerate(payloads):
+        client, ts = f"10.1.{i // 250 % 250}.{i % 250 + 1}", 1_700_000_000 + i * 0.001
+        udp = struct.pack("!HHHH", 53, 40000 + i % 20000, 8 + len(payload), 0) + payload
+        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), i & 0xFFFF, 0x4000, 64, 17, 0,
+                         ipaddress.IPv4Address("192.0.2.53").packed, ipaddress.IPv4Address(client).packed) + udp
+        sec, usec = divmod(round(ts * 1_000_000), 1_000_000)
+        out.append(struct.pack("<IIII", sec, usec, len(ip), len(ip)) + ip)
+        if len(payload) > 2 and payload[2] & 0x80:
+            given.append((sec + usec / 1_000_000, client, payload))
+    path.write_bytes(b"".join(out))
+    return given
+
+
+def kernel_reads(payloads: list[bytes], path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Answered, int]:
+    """Scan ``payloads`` by the fast path; assert each response gave ``dns_answered`` exactly what
+    ``answered_addresses`` gives, in order, and the table's names and pool lookups equal the pure
+    path's. Returns the table and how many responses the Python reader read."""
+    from detector.capture.fast import available, fast_scan_file, finish_scan
+
+    assert available()
+    payloads = [p for p in payloads if len(p) <= 65000]
+    given = capture_of(payloads, path)
+    python_reads = []
+    real = dns.answered_addresses
+    monkeypatch.setattr(flows.dns_parser, "answered_addresses", lambda m: python_reads.append(m) or real(m))
+    table = Answered()
+    fast_scan_file(path, table)
+    finish_scan(table)
+    monkeypatch.setattr(flows.dns_parser, "answered_addresses", real)
+    expected = [(ts, dst, *found) for ts, dst, payload in given if (found := real(payload)) is not None]
+    assert table.read == expected
+    pure = FlowTable()
+    with open_capture(path) as capture:
+        for packet in capture:
+            pure.add(packet)
+    assert list(table.dns_names.items()) == list(pure.dns_names.items())
+    assert table.pool_names_seen == pure.pool_names_seen
+    return table, len(python_reads)
+
+
+def test_the_kernel_reads_the_usual_responses_as_python_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             real_responses: list[bytes]) -> None:
+    mapped = ipaddress.IPv6Address("::ffff:1.2.3.4").packed
+    usual = [response(POOL, rr(PTR12, 1, V4), rr(PTR12, 1, bytes((192, 0, 2, 8)))),
+             response("Up-Case_under.Example", rr(PTR12, 28, V6), rr(PTR12, 5, b"\x00"), rr(PTR12, 28, mapped)),
+             response("a.example", rr(PTR12, 1, V4 + b"\x00"), rr(PTR12, 28, V4), rr(PTR12, 1, V4)),
+             response("a.example", rr(PTR12, 1, V4), rr(PTR12, 1, V4, rdlength=9)),
+             response("a.example", rr(PTR12, 1, V4), rr(PTR12, 1, V4), an=65535),
+             response("a.example", *[rr(PTR12, 1, bytes((10, 0, i // 256, i % 256))) for i in range(1100)]),
+             response("x." * 126 + "y", rr(PTR12, 1, V4)),  # 255 octets: the longest name
+             response("a.example")]
+    table, python = kernel_reads(usual, tmp_path / "usual.pcap", monkeypatch)
+    assert python == 0  # every one read by the kernel
+    assert len(table.read) == len(usual) and len(table.read[5][3]) == 1024
+    assert table.read[1][3] == [("2001:db8::7", "Up-Case_under.Example"),
+                                (str(ipaddress.IPv6Address(mapped)), "Up-Case_under.Example")]
+
+    table, python = kernel_reads(real_responses, tmp_path / "real.pcap", monkeypatch)
+    assert 0 < python < len(real_responses) / 2  # the usual ones by the kernel, CNAME chains by Python
+    assert len(table.dns_names) > 100
+
+
+def test_the_kernel_leaves_the_rest_to_python(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              real_responses: list[bytes]) -> None:
+    rng = random.Random(20261121)
+    seeds = real_responses[:60] + real_responses[-40:] + crafted()
+    payloads = [mutate(rng, rng.choice(seeds), seeds) for _ in range(4000)]
+    payloads += [structured(rng) for _ in range(2000)]
+    payloads += [response("we.ird\\x", rr(PTR12, 1, V4)), response("a.example", rr(PTR12, 1, V4), qd=2),
+                 header(1, 1) + b"\xc0\x04\x00\x01\x00\x01" + rr(PTR12, 1, V4), header(0, 1) + rr(b"\x00", 1, V4),
+                 response(".", rr(PTR12, 1, V4)), response("a.example", rr(b"\xc0\x0d", 1, V4)),
+                 response("a.example", rr(PTR12, 1, V4))[:-3], response("a.example")[:-2]]
+    table, python = kernel_reads(payloads, tmp_path / "mutated.pcap", monkeypatch)
+    assert python > 1000 and len(table.read) - python > 1000  # both readers had their share

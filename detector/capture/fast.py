@@ -170,6 +170,10 @@ class FastScanner:
         self.threads = threads_default() if threads is None else threads
         credit = getattr(table, "credit", None)
         dns_answer = getattr(table, "dns_answer", None)
+        dns_answered = getattr(table, "dns_answered", None)
+        # the kernel reads the usual DNS responses itself (EV_ANSWERS) for a table that reads them
+        # as FlowTable does; a table with a dns_answer of its own is given every message
+        read_answers = callable(dns_answered) and getattr(type(table), "dns_answer", None) is flows.FlowTable.dns_answer
         self.kernel = _fastpath.Kernel(
             hints=tuple(flows.HINTS),
             unhinted_limit=flows.UNHINTED_LIMIT,
@@ -190,6 +194,7 @@ class FastScanner:
             tcp_summaries_only=bool(getattr(table.summaries, "tcp_only", False)),
             first_payloads=FIRST_PAYLOADS,
             dns_events=callable(dns_answer),  # a table without the hook holds its DNS flows
+            dns_answers=read_answers,
             # TlsWatch's quick settle, in the kernel: every name the scan's pool intelligence holds
             pool_domains=tuple(poollists.active().index),
             # FlowTable._http_head's quick settle of a GET's ordinary response, in the kernel
@@ -207,6 +212,7 @@ class FastScanner:
         self._sweep: Callable[[float], None] = public if callable(public) else table._sweep
         self._credit: Callable[..., None] | None = credit if callable(credit) else None
         self._dns_answer: Callable[[float, str, bytes], None] | None = dns_answer if callable(dns_answer) else None
+        self._dns_answered: Callable[..., None] | None = dns_answered if read_answers else None
         self._current: tuple[Any, ...] | None = None  # the packet event being added
         #: serial number (= creation order) of each flow handed to the table, by its key
         self._fids: dict[tuple[str, int, str, int, int], int] = {}
@@ -377,12 +383,17 @@ class FastScanner:
         sweep_event, warn_event, acks_event = _fastpath.EV_SWEEP, _fastpath.EV_WARN, _fastpath.EV_ACKS
         summary_event, summaries = _fastpath.EV_SUMMARY, self.table.summaries
         dns_event, dns_answer = _fastpath.EV_DNS, self._dns_answer
+        answers_event, dns_answered = _fastpath.EV_ANSWERS, self._dns_answered
         try:
             for event in events:
                 kind = event[0]
                 if kind == packet_event:
                     self._current = event
                     add(event[2])
+                elif kind == answers_event:
+                    assert dns_answered is not None
+                    self._current = None
+                    dns_answered(*event[1:])
                 elif kind == dns_event:
                     assert dns_answer is not None
                     self._current = None
