@@ -261,3 +261,72 @@ def test_hashes_still_running_are_ended_at_exit(tmp_path: Path) -> None:
         done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=60,
                               env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
         assert done.returncode == 0, done.stderr[-2000:]
+
+
+def _policies() -> dict[int, int]:
+    """Scheduling policy of each thread of this process, by thread id."""
+    out = {}
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            out[int(tid)] = os.sched_getscheduler(int(tid))
+        except OSError:  # ended meanwhile
+            pass
+    return out
+
+
+def _idle_allowed() -> bool:
+    """Whether a thread may go to SCHED_IDLE and back here (the kernel's own check, in Python)."""
+    import threading
+
+    result: list[bool] = []
+
+    def probe() -> None:
+        tid = threading.get_native_id()
+        try:
+            os.sched_setscheduler(tid, os.SCHED_IDLE, os.sched_param(0))
+            os.sched_setscheduler(tid, os.SCHED_OTHER, os.sched_param(0))
+            result.append(True)
+        except OSError:
+            result.append(False)
+
+    t = threading.Thread(target=probe)
+    t.start()
+    t.join()
+    return result[0]
+
+
+def test_the_hash_takes_idle_time_only_until_its_digest_is_waited_for(tmp_path: Path) -> None:
+    """Where the process may (CAP_SYS_NICE or RLIMIT_NICE), the Hasher's thread runs at
+    SCHED_IDLE — a kernel's walker then leaves its gate open — and whoever waits for the digest
+    gives it its normal policy back first; elsewhere it keeps its normal policy and the gate."""
+    import threading
+    import time
+
+    if prehash._fastpath is None or not hasattr(os, "SCHED_IDLE") or not os.path.isdir("/proc/self/task"):
+        pytest.skip("detector._fastpath is not built, or no SCHED_IDLE here")
+    allowed = _idle_allowed()
+    path = tmp_path / "c.pcap"
+    path.write_bytes(os.urandom(3_000_000))
+    before = _policies()
+    hasher = prehash._fastpath.Hasher(os.open(path, os.O_RDONLY), 3_000_000, held=True)
+    deadline = time.monotonic() + 10
+    new: dict[int, int] = {}
+    while time.monotonic() < deadline and not new:  # the thread exists (held at the gate)
+        new = {tid: p for tid, p in _policies().items() if tid not in before}
+    assert len(new) == 1
+    (tid, policy), = new.items()
+    expected = os.SCHED_IDLE if allowed else os.SCHED_OTHER
+    while time.monotonic() < deadline and policy != expected:  # (set by the thread as it starts)
+        time.sleep(0.001)
+        policy = os.sched_getscheduler(tid)
+    assert policy == expected
+    got: list[str | None] = []
+    waiter = threading.Thread(target=lambda: got.append(hasher.digest()), daemon=True)
+    waiter.start()
+    while time.monotonic() < deadline and os.sched_getscheduler(tid) != os.SCHED_OTHER:
+        time.sleep(0.001)
+    assert os.sched_getscheduler(tid) == os.SCHED_OTHER  # waited for: normal again, still held
+    assert got == []
+    hasher.hold(False)
+    waiter.join(20)
+    assert got == [hashlib.sha256(path.read_bytes()).hexdigest()]
