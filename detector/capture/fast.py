@@ -15,8 +15,10 @@ counters for flows in the table's states "new" and "ignored". It hands Python:
   whose first messages are other protocols' methods (``rpc_settled``). Such a flow's packets are
   held back from its first hinted segment until they tell, and handed over with the flow as soon
   as anything else comes (see "Holding flows" in ``_fastpath.c``);
-* every packet of a UDP flow on port 53 (DNS answers name pools), and of a flow that replaces
-  one Python holds (so that Python ends the old one at the same packet as the pure path);
+* the DNS responses (UDP, port 53: DNS answers name pools) for ``FlowTable.dns_answer`` — the
+  usual one already read, for ``FlowTable.dns_answered``, where the table reads answers as
+  ``FlowTable`` does — and every packet of a flow that replaces one Python holds (so that Python
+  ends the old one at the same packet as the pure path);
 * IPv4 / IPv6 fragments: reassembled here with ``detector.capture.ip.IPDecoder`` and fed back
   through the kernel's per-packet logic (``Kernel.observe``), in capture order;
 * the idle sweep, at the same packet and capture time as ``FlowTable.add`` would run it;
@@ -28,7 +30,8 @@ counters for flows in the table's states "new" and "ignored". It hands Python:
 * a ``FlowSummary`` (detector.behaviour) of EVERY flow when it ends — replaced, idle, swept, or
   at the end of the scan (``finish_scan``) — appended to ``table.summaries``: the kernel keeps the
   flow-shape counters over every packet, equal to what ``FlowTable.add`` keeps when it sees them
-  all, so the table itself must not summarise (``keep_summaries`` is set False).
+  all, so the table itself must not summarise (``keep_summaries`` is set False). A store that
+  keeps and reads TCP summaries only (``SummaryStore.tcp_only``) is given no other.
 
 Before each sweep and at the end of each file the table's flows are put back in creation order
 (``FlowTable.live`` / ``detach`` / ``install``): the pure table holds them in that order, and
