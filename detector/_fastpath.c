@@ -106,6 +106,7 @@
 #include <structmember.h>
 #include <arpa/inet.h>
 #include <dlfcn.h>
+#include <math.h>
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
@@ -171,6 +172,9 @@ enum { ERR_NONE = 0, ERR_NOMEM = 1, ERR_VALUE = 2 };
 #define CLIENT_BYTES (16 << 10) /* detector/encrypted.py CLIENT_BYTES: ClientHello bytes TlsWatch keeps */
 #define MAX_POOL_IPS (1 << 20)  /* addresses DNS answers gave pool names, remembered (then: unsure) */
 #define DNS_MAX_RECORDS 1024    /* detector/dialects/dns.py MAX_RECORDS */
+#define SMALL_PAIR 64            /* (x, y) pairs of counts below this are shared tuples */
+#define FIRST_PAIR_SIZE 2048     /* (direction, size) pairs of first payloads below this are shared */
+#define PAIR_SLOTS (SMALL_PAIR * SMALL_PAIR + 2 * FIRST_PAIR_SIZE)
 #define MAX_NAME_TEXT 253       /* a comparable name (detector/sidecar/intel.py normalise_name) */
 #define MAX_MAGIC 16            /* download magic numbers (detector/behaviour.py DOWNLOAD_MAGIC) */
 #define MAX_SCRIPT_TYPES 32     /* script content types (detector/behaviour.py SCRIPT_TYPES) */
@@ -738,6 +742,10 @@ typedef struct {
     uint32_t first_payloads;  /* FIRST_PAYLOADS of detector/behaviour.py */
     Maker packet, prelude;
     Maker summary;            /* FlowSummary; cls NULL: no summary is emitted */
+    /* Shared pair tuples of the summaries (see pair_k): the table allocated and each tuple made on
+     * first use, freed with the kernel; small_pairs then first_pairs */
+    PyObject **pairs;
+    PyObject *zero_floats;
     int tcp_summaries_only;   /* summaries of TCP flows only (the other flows are not summarised) */
     PyObject *name6;
     PyObject *s_guess, *s_handshake;
@@ -3187,6 +3195,42 @@ static PyObject *pair_u64(uint64_t x, uint64_t y) {
     return t;
 }
 
+/* A pair of counts (x, y). A flow summary holds ten pairs and its first payloads' (direction,
+ * size): 15,608 summaries of the 1M-packet benchmark made 265k tuples, 182k of them of small
+ * counts and sizes. Those are shared, one tuple per value, made on first use — tuples are
+ * immutable and compare by value, so nothing can tell but the memory and time they no longer
+ * take. */
+static PyObject *shared_pair(Kernel *k, size_t at, uint64_t x, uint64_t y) {
+    if (k->pairs == NULL && (k->pairs = PyMem_RawCalloc(PAIR_SLOTS, sizeof(PyObject *))) == NULL)
+        return pair_u64(x, y);
+    PyObject **slot = &k->pairs[at];
+    if (*slot == NULL && (*slot = pair_u64(x, y)) == NULL) return NULL;
+    return Py_NewRef(*slot);
+}
+
+static PyObject *pair_k(Kernel *k, uint64_t x, uint64_t y) {
+    if (x >= SMALL_PAIR || y >= SMALL_PAIR) return pair_u64(x, y);
+    return shared_pair(k, (size_t)(x * SMALL_PAIR + y), x, y);
+}
+
+/* (direction, size) of one of a flow's first payloads (shared below FIRST_PAIR_SIZE). */
+static PyObject *first_pair(Kernel *k, int dir, uint64_t size) {
+    if (size >= FIRST_PAIR_SIZE) return pair_u64((uint64_t)dir, size);
+    return shared_pair(k, SMALL_PAIR * SMALL_PAIR + (size_t)dir * FIRST_PAIR_SIZE + (size_t)size, (uint64_t)dir, size);
+}
+
+static PyObject *pair_of(PyObject *x, PyObject *y);
+
+/* A pair of floats; (0.0, 0.0), the gaps of a flow with fewer than two payloads, is shared. */
+static PyObject *float_pair(Kernel *k, double x, double y) {
+    if (x == 0.0 && y == 0.0 && !signbit(x) && !signbit(y)) {
+        if (k->zero_floats == NULL && (k->zero_floats = pair_of(PyFloat_FromDouble(0.0), PyFloat_FromDouble(0.0))) == NULL)
+            return NULL;
+        return Py_NewRef(k->zero_floats);
+    }
+    return pair_of(PyFloat_FromDouble(x), PyFloat_FromDouble(y));
+}
+
 /* The fields a Prelude and a FlowSummary begin with: a, ap, b, bp, proto, first_ts, last_ts,
  * packets and bytes per direction (new references in args[0..8]; NULL where one failed). */
 static void flow_head(Kernel *k, const Flow *f, PyObject **args) {
@@ -3197,8 +3241,8 @@ static void flow_head(Kernel *k, const Flow *f, PyObject **args) {
     args[4] = PyLong_FromLong(f->proto);
     args[5] = PyFloat_FromDouble(f->first_ts);
     args[6] = PyFloat_FromDouble(f->last_ts);
-    args[7] = pair_u64(f->packets[0], f->packets[1]);
-    args[8] = pair_u64(f->bytes[0], f->bytes[1]);
+    args[7] = pair_k(k, f->packets[0], f->packets[1]);
+    args[8] = pair_k(k, f->bytes[0], f->bytes[1]);
 }
 
 /* The Prelude of a flow: its state as FlowTable would hold it before the next packet. */
@@ -3274,20 +3318,22 @@ static PyObject *pair_of(PyObject *x, PyObject *y) {
 static PyObject *make_summary(Kernel *k, const Flow *f) {
     PyObject *first = PyTuple_New(f->n_first);
     for (Py_ssize_t i = 0; first != NULL && i < f->n_first; i++) {
-        PyObject *item = pair_of(PyLong_FromLong((f->first_dir >> i) & 1), PyLong_FromUnsignedLong(f->first_len[i]));
+        PyObject *item = first_pair(k, (f->first_dir >> i) & 1, f->first_len[i]);
         if (item == NULL) Py_CLEAR(first);
         else PyTuple_SET_ITEM(first, i, item);
     }
     PyObject *args[19];
     flow_head(k, f, args);
-    args[9] = pair_u64(f->payload_packets[0], f->payload_packets[1]);
-    args[10] = pair_u64(f->payload[0], f->payload[1]);
-    args[11] = pair_of(long_u128(f->sumsq_hi[0], f->sumsq_lo[0]), long_u128(f->sumsq_hi[1], f->sumsq_lo[1]));
-    args[12] = pair_u64(f->pushes[0], f->pushes[1]);
-    args[13] = pair_u64(f->flags_or[0], f->flags_or[1]);
-    args[14] = pair_u64(f->gap_n[0], f->gap_n[1]);
-    args[15] = pair_of(PyFloat_FromDouble(f->gap_sum[0]), PyFloat_FromDouble(f->gap_sum[1]));
-    args[16] = pair_of(PyFloat_FromDouble(f->gap_sumsq[0]), PyFloat_FromDouble(f->gap_sumsq[1]));
+    args[9] = pair_k(k, f->payload_packets[0], f->payload_packets[1]);
+    args[10] = pair_k(k, f->payload[0], f->payload[1]);
+    args[11] = f->sumsq_hi[0] == 0 && f->sumsq_hi[1] == 0
+                   ? pair_k(k, f->sumsq_lo[0], f->sumsq_lo[1])
+                   : pair_of(long_u128(f->sumsq_hi[0], f->sumsq_lo[0]), long_u128(f->sumsq_hi[1], f->sumsq_lo[1]));
+    args[12] = pair_k(k, f->pushes[0], f->pushes[1]);
+    args[13] = pair_k(k, f->flags_or[0], f->flags_or[1]);
+    args[14] = pair_k(k, f->gap_n[0], f->gap_n[1]);
+    args[15] = float_pair(k, f->gap_sum[0], f->gap_sum[1]);
+    args[16] = float_pair(k, f->gap_sumsq[0], f->gap_sumsq[1]);
     args[17] = first;
     args[18] = f->handshake ? py_bool(f->client) : Py_NewRef(Py_None); /* the first SYN's verdict */
     return maker_make(&k->summary, args);
@@ -3593,6 +3639,11 @@ static void Kernel_dealloc(Kernel *k) {
     Py_XDECREF(k->name6);
     Py_XDECREF(k->s_guess);
     Py_XDECREF(k->s_handshake);
+    if (k->pairs != NULL) {
+        for (size_t i = 0; i < PAIR_SLOTS; i++) Py_XDECREF(k->pairs[i]);
+        PyMem_RawFree(k->pairs);
+    }
+    Py_XDECREF(k->zero_floats);
     Py_TYPE(k)->tp_free((PyObject *)k);
 }
 

@@ -449,6 +449,22 @@ def test_corpus_as_one_scan(tmp_path: Path) -> None:
     assert len(out.findings["sessions"]) >= 15
 
 
+def test_summaries_share_their_small_pairs() -> None:
+    """The kernel makes one tuple per small pair of counts, first-payload (direction, size) and
+    (0.0, 0.0) gap sums, and shares it between summaries: equal to the pure path's all the same."""
+    paths = _captures(CORPUS)
+    pure = run_pure(paths)
+    fast, _ = run_fast(paths)
+    assert fast.summaries == pure.summaries
+    shared = [s for s in fast.summaries if s.gap_n == (0, 0)]
+    assert len(shared) > 10 and len({id(s.gap_n) for s in shared}) == 1
+    assert len({id(s.gap_sum) for s in shared if s.gap_sum == (0.0, 0.0)}) == 1
+    firsts = [p for s in fast.summaries for p in s.first_payloads if p == (0, 1)]
+    assert len(firsts) > 1 and len({id(p) for p in firsts}) == 1
+    big = [s.bytes for s in fast.summaries if min(s.bytes) >= 64]  # beyond the shared range: made anew
+    assert len(big) > 1 and len({id(b) for b in big}) == len(big)
+
+
 def test_a_store_of_tcp_summaries_is_given_no_other() -> None:
     """SummaryStore keeps and reads TCP summaries only (``tcp_only``): the kernel then makes no
     other summary, and the store and its behaviour aggregate are what they are fed the pure way."""
