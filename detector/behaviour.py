@@ -86,9 +86,11 @@ class Behaviour:
         a_syn = bool(f.flags[0] & SYN) and f.client_is_a is not False  # a opened (or tried to)
         b_synack = bool(f.flags[1] & SYN and f.flags[1] & ACK)
         if a_syn and b_synack:  # a opened a connection that b accepted: b serves a
-            h = self.hosts[f.b]
-            _add(h.inbound_peers, f.a)
-            _add(h.inbound_ports, f.bp)
+            h = self.hosts[f.b]  # (_add inlined: every TCP flow of a scan comes here)
+            if len(h.inbound_peers) < MAX_PEERS:
+                h.inbound_peers.add(f.a)
+            if len(h.inbound_ports) < MAX_PEERS:
+                h.inbound_ports.add(f.bp)
         elif a_syn and not f.flags[1] & SYN and f.payload_packets == (0, 0):
             h = self.hosts[f.a]  # an unanswered (or refused) connection attempt
             _add(h.scan_targets, f.b)
@@ -172,14 +174,10 @@ class SummaryStore(list):  # type: ignore[type-arg]
         super().__init__()
         self.behaviour = Behaviour()
 
-    @staticmethod
-    def wanted(summary: FlowSummary) -> bool:
-        return summary.proto == TCP and summary.payload_packets[0] > 0 and summary.payload_packets[1] > 0
-
     def append(self, summary: FlowSummary) -> None:  # type: ignore[override]
         self.behaviour.flow(summary)
-        if self.wanted(summary):
-            super().append(summary)
+        if summary.proto == TCP and summary.payload_packets[0] > 0 and summary.payload_packets[1] > 0:
+            list.append(self, summary)  # kept: a TCP flow with payload both ways
 
     def extend(self, summaries: Iterable[FlowSummary]) -> None:  # type: ignore[override]
         for summary in summaries:
