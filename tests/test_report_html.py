@@ -409,6 +409,19 @@ def _keys(path: Path) -> set[str]:
     return out
 
 
+def test_every_label_the_page_names_exists_in_both_languages():
+    """The template names labels as L["key"] (as they are) or t("key", ...) (values filled in)."""
+    text = "".join(p.read_text("utf-8") for p in (I18N.parent / "templates").glob("*.j2"))
+    plain = set(re.findall(r'\bL\["([^"]+)"\]', text))
+    formatted = set(re.findall(r'\bt\("([^"]+)"', text))
+    assert len(plain) > 80 and len(formatted) > 10
+    assert not re.search(r'\bt\("[^"]+"\)', text)  # a label without values is looked up, not called
+    for lang in ("en", "zh"):
+        table = load_strings(lang).table
+        assert plain - table.keys() == set() and formatted - table.keys() == set()
+        assert all("{" not in table[k] for k in plain)  # nothing left to fill in
+
+
 def test_languages_have_the_same_keys_and_zh_is_translated():
     zh = load_strings("zh")
     assert _keys(I18N / "en.toml") == _keys(I18N / "zh.toml")

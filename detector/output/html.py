@@ -1113,7 +1113,8 @@ def _context(findings: dict[str, Any], t: Strings) -> dict[str, Any]:
     head = _headline(doc, sessions, units, has_units, t)
     script = _asset("report.js")
     return {
-        "t": t, "html_lang": HTML_LANG[t.lang], "generator": f"minesweep {__version__} report.html",
+        "t": t, "L": t.table,  # L["key"]: a label as it is (t("key") for one with values to fill in)
+        "html_lang": HTML_LANG[t.lang], "generator": f"minesweep {__version__} report.html",
         "csp": content_security_policy(script), "css": Markup(_asset("report.css")), "js": Markup(script),
         "data_json": _json_block({"lang": t.lang, "strings": {k[3:]: v for k, v in t.table.items() if k.startswith("js.")}}),
         "head": head, "sentences": _sentences(doc, head, hosts, units, has_units, t),
