@@ -272,6 +272,31 @@ def test_run_compares_minesweep_sessions_with_truth(tiny: Path, tmp_path: Path, 
     assert ("equal to truth" if equal else "NOT equal to truth: 1 missing") in md
 
 
+def test_run_repeats_quick_tools_and_reports_the_median(tiny: Path, tmp_path: Path) -> None:
+    exe = tmp_path / "minesweep"
+    exe.write_text(FAKE.format(py=PY, drop=0, rc=0))
+    exe.chmod(0o755)
+    r = _run(tiny, tmp_path / "res", "--peers", "rawloop,scapy", "--minesweep", str(exe), "--repeat", "3",
+             "--repeat-under", "1000")
+    assert r.returncode == 0, r.stderr
+    res = json.loads((tmp_path / "res" / "results.json").read_text())
+    assert res["repeat"] == 3
+    for row in res["rows"]:
+        runs = row["runs_s"]
+        assert len(runs) == 3 and row["wall_s"] == sorted(runs)[1]  # the median run
+        assert row["pps"] == pytest.approx(5000 / row["wall_s"], rel=0.03)  # (wall_s is rounded to ms)
+    ms, loop, _ = res["rows"]
+    assert loop["speed_ratio"] == pytest.approx(loop["full_wall_s"] / ms["full_wall_s"], rel=0.02)
+    md = (tmp_path / "res" / "results.md").read_text()
+    assert "were run 3 times" in md and md.count(", ".join(f"{w:.3f}" for w in loop["runs_s"])) == 1
+    once = _run(tiny, tmp_path / "once", "--peers", "rawloop", "--minesweep", str(exe), "--repeat", "3",
+                "--repeat-under", "0")  # nothing is quick enough: one run each
+    assert once.returncode == 0, once.stderr
+    assert all(len(row["runs_s"]) == 1 for row in json.loads((tmp_path / "once" / "results.json").read_text())["rows"])
+    bad = _run(tiny, tmp_path / "bad", "--repeat", "0")
+    assert bad.returncode == 2 and "--repeat must be >= 1" in bad.stderr
+
+
 @pytest.mark.parametrize("content, message", [(None, "no such capture"), (b"not a capture at all", "not a classic pcap")])
 def test_run_rejects_bad_capture_in_one_line(tmp_path: Path, content: bytes | None, message: str) -> None:
     cap = tmp_path / "c.pcap"
