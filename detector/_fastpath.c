@@ -100,14 +100,13 @@
  * one sweep; finish() holds one summary per live flow).
  */
 #define PY_SSIZE_T_CLEAN
-#define _GNU_SOURCE
-#define _GNU_SOURCE /* SCHED_IDLE */
+#define _GNU_SOURCE /* SCHED_IDLE among others */
 #include <Python.h>
 #include <structmember.h>
 #include <arpa/inet.h>
 #include <dlfcn.h>
-#include <math.h>
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdarg.h>
@@ -491,8 +490,10 @@ typedef struct {
     unsigned char md[32];
 } Hasher;
 
-static void hasher_gate(Hasher *h, int closed) {
+/* Close or open the gate. `paced`: the walker asks, and a thread at SCHED_IDLE is never held. */
+static void hasher_gate(Hasher *h, int closed, int paced) {
     pthread_mutex_lock(&h->mu);
+    if (paced && h->idle) closed = 0;
     if (h->closed != closed) {
         h->closed = closed;
         if (!closed) pthread_cond_broadcast(&h->cv); /* the thread and digest() callers wait on it */
@@ -527,14 +528,6 @@ static void hasher_wake(Hasher *h) {
         pthread_setschedparam(h->thread, SCHED_OTHER, &sp);
     }
     h->idle = 0;
-}
-
-/* The walker's gate: closed as asked, unless the thread runs at SCHED_IDLE. */
-static void hasher_pace(Hasher *h, int closed) {
-    pthread_mutex_lock(&h->mu);
-    int idle = h->idle;
-    pthread_mutex_unlock(&h->mu);
-    hasher_gate(h, closed && !idle);
 }
 
 static void *hasher_main(void *arg) {
@@ -678,7 +671,7 @@ static PyObject *Hasher_cancel(Hasher *h, PyObject *Py_UNUSED(ignored)) {
 static PyObject *Hasher_hold(Hasher *h, PyObject *arg) {
     int closed = PyObject_IsTrue(arg);
     if (closed < 0) return NULL;
-    if (h->started) hasher_gate(h, closed);
+    if (h->started) hasher_gate(h, closed, 0);
     Py_RETURN_NONE;
 }
 
@@ -2115,58 +2108,42 @@ static int dns_answers(Kernel *k, const uint8_t *m, Py_ssize_t n, PyObject **out
         pos += 1 + c;
     }
     if (len == 0 || pos + 5 > n) return 0; /* the root ("."), or no complete question */
-    Py_ssize_t first = pos + 5;
     unsigned an = rd_be16(m + 6);
     if (an > DNS_MAX_RECORDS) an = DNS_MAX_RECORDS;
+    Py_ssize_t at[DNS_MAX_RECORDS]; /* where each address's RDATA starts */
+    uint8_t v6[DNS_MAX_RECORDS];
     size_t count = 0;
-    for (int pass = 0; pass < 2; pass++) { /* count the addresses, then make them */
-        PyObject *pairs = NULL, *asked = NULL;
-        if (pass == 1) {
-            asked = PyUnicode_FromStringAndSize(name, (Py_ssize_t)len);
-            pairs = asked == NULL ? NULL : PyTuple_New((Py_ssize_t)count);
-            if (pairs == NULL) {
-                Py_XDECREF(asked);
-                return -1;
-            }
+    pos += 5;
+    for (unsigned i = 0; i < an; i++) {
+        if (pos >= n) break;                          /* the message ends: so does the reading */
+        if (pos + 1 >= n || m[pos] < 0xC0) return 0; /* an owner of its own: the Python reader */
+        if (m[pos] != 0xC0 || m[pos + 1] != 12) return 0;
+        pos += 2;
+        if (pos + 10 > n) break;
+        Py_ssize_t start = pos + 10, end = start + rd_be16(m + pos + 8);
+        if (end > n) break;
+        uint8_t type = m[pos] == 0 ? m[pos + 1] : 0;
+        if ((type == 1 && end - start == 4) || (type == 28 && end - start == 16)) {
+            at[count] = start;
+            v6[count++] = type == 28;
         }
-        size_t made = 0;
-        pos = first;
-        for (unsigned i = 0; i < an; i++) {
-            if (pos >= n) break;                          /* the message ends: so does the reading */
-            if (pos + 1 >= n || m[pos] < 0xC0) return 0; /* an owner of its own: the Python reader */
-            if (m[pos] != 0xC0 || m[pos + 1] != 12) return 0;
-            pos += 2;
-            if (pos + 10 > n) break;
-            Py_ssize_t start = pos + 10, end = start + rd_be16(m + pos + 8);
-            if (end > n) break;
-            uint8_t type = m[pos] == 0 ? m[pos + 1] : 0;
-            if ((type == 1 && end - start == 4) || (type == 28 && end - start == 16)) {
-                if (pass == 1) {
-                    uint8_t addr[16] = {0};
-                    memcpy(addr, m + start, (size_t)(end - start));
-                    PyObject *text = addr_text(k, addr, type == 28);
-                    PyObject *pair = text == NULL ? NULL : PyTuple_Pack(2, text, asked);
-                    Py_XDECREF(text);
-                    if (pair == NULL) {
-                        Py_DECREF(pairs);
-                        Py_DECREF(asked);
-                        return -1;
-                    }
-                    PyTuple_SET_ITEM(pairs, (Py_ssize_t)made, pair);
-                }
-                made++;
-            }
-            pos = end;
-        }
-        if (pass == 1) {
-            *out = PyTuple_Pack(2, asked, pairs);
-            Py_DECREF(asked);
-            Py_DECREF(pairs);
-            return *out == NULL ? -1 : 1;
-        }
-        count = made;
+        pos = end;
     }
-    return 0; /* not reached */
+    PyObject *asked = PyUnicode_FromStringAndSize(name, (Py_ssize_t)len);
+    PyObject *pairs = asked == NULL ? NULL : PyTuple_New((Py_ssize_t)count);
+    for (size_t i = 0; pairs != NULL && i < count; i++) {
+        uint8_t addr[16] = {0};
+        memcpy(addr, m + at[i], v6[i] ? 16 : 4);
+        PyObject *text = addr_text(k, addr, v6[i]);
+        PyObject *pair = text == NULL ? NULL : PyTuple_Pack(2, text, asked);
+        Py_XDECREF(text);
+        if (pair == NULL) Py_CLEAR(pairs);
+        else PyTuple_SET_ITEM(pairs, (Py_ssize_t)i, pair);
+    }
+    *out = pairs == NULL ? NULL : PyTuple_Pack(2, asked, pairs);
+    Py_XDECREF(asked);
+    Py_XDECREF(pairs);
+    return *out == NULL ? -1 : 1;
 }
 
 /* The idle sweep: end every flow silent for more than IDLE_TIMEOUT at time `now`. FlowTable
@@ -3046,7 +3023,7 @@ static void walk_batch(Kernel *k, BatchData *b, const uint8_t *buf, Py_ssize_t s
 
 /* The hash runs while the walker is idle or far enough ahead (k->mu held). */
 static void kernel_gate(Kernel *k) {
-    if (k->hasher != NULL) hasher_pace(k->hasher, k->walker_busy && k->n_ready < GATE_AHEAD);
+    if (k->hasher != NULL) hasher_gate(k->hasher, k->walker_busy && k->n_ready < GATE_AHEAD, 1);
 }
 
 /* The walker thread: walks the whole of run_view, WALK_AHEAD batches ahead of Python at most. */
@@ -3602,7 +3579,7 @@ static void walker_join(Kernel *k) {
 
 /* After the walker: the gate open for good, the Hasher let go (GIL held). */
 static void kernel_let_hasher_go(Kernel *k) {
-    if (k->hasher != NULL) hasher_gate(k->hasher, 0);
+    if (k->hasher != NULL) hasher_gate(k->hasher, 0, 0);
     Py_CLEAR(k->hasher);
 }
 
