@@ -416,18 +416,15 @@ class Answered(FlowTable):
 def capture_of(payloads: list[bytes], path: Path) -> list[tuple[float, str, bytes]]:
     """A pcap of each payload as a UDP datagram from 192.0.2.53:53, each to a client of its own;
     returns (time, client, payload) of those FlowTable._dns hands to dns_answer."""
-    out = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 101)]  # raw IPv4 link type
-    given = []
+    from test_fastpath import ipv4, pcap_file, udp_dgram
+
+    recs, given = [], []
     for i, payload in enumerate(payloads):
-        client, ts = f"10.1.{i // 250 % 250}.{i % 250 + 1}", 1_700_000_000 + i * 0.001
-        udp = struct.pack("!HHHH", 53, 40000 + i % 20000, 8 + len(payload), 0) + payload
-        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), i & 0xFFFF, 0x4000, 64, 17, 0,
-                         ipaddress.IPv4Address("192.0.2.53").packed, ipaddress.IPv4Address(client).packed) + udp
-        sec, usec = divmod(round(ts * 1_000_000), 1_000_000)
-        out.append(struct.pack("<IIII", sec, usec, len(ip), len(ip)) + ip)
+        client, ts = f"10.1.{i // 250 % 250}.{i % 250 + 1}", 1_700_000_000 + i // 1000 + (i % 1000) / 1000
+        recs.append((ts, ipv4("192.0.2.53", client, 17, udp_dgram(53, 40000 + i % 20000, payload), ident=i & 0xFFFF)))
         if len(payload) > 2 and payload[2] & 0x80:
-            given.append((sec + usec / 1_000_000, client, payload))
-    path.write_bytes(b"".join(out))
+            given.append((ts, client, payload))
+    path.write_bytes(pcap_file(recs, 101))  # raw IPv4 link type
     return given
 
 
