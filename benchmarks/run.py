@@ -172,12 +172,23 @@ def _find_minesweep(given: str | None) -> str | None:
     return None
 
 
+def _cpu(tv: dict[str, float]) -> float | None:
+    """User + system seconds of a run, from time -v (None without it)."""
+    return round(tv["user"] + tv.get("sys", 0.0), 2) if "user" in tv else None
+
+
+def _rates(row: Row, wall: float, total: int, size: int) -> None:
+    """The row's whole-capture wall, packets/s and MB/s for a run of ``wall`` seconds."""
+    row.full_wall_s = round(wall, 3)
+    row.pps = round(total / wall, 1)
+    row.mb_s = round(size / wall / 1e6, 2)
+
+
 def _finish(row: Row, wall: float, tv: dict[str, float], stderr: str, rc: int, total: int,
             size: int) -> None:
     row.wall_s = round(wall, 3)
     row.runs_s = [row.wall_s]
-    if "user" in tv:
-        row.cpu_s = round(tv["user"] + tv.get("sys", 0.0), 2)
+    row.cpu_s = _cpu(tv)
     if "rss_kb" in tv:
         row.peak_rss_mb = round(tv["rss_kb"] / 1024, 1)
     if rc == -9:
@@ -187,9 +198,7 @@ def _finish(row: Row, wall: float, tv: dict[str, float], stderr: str, rc: int, t
     if row.status == "ok" and row.packets is None:
         row.packets = total
     if row.status == "ok" and not row.extrapolated:
-        row.full_wall_s = row.wall_s
-        row.pps = round(total / wall, 1)
-        row.mb_s = round(size / wall / 1e6, 2)
+        _rates(row, wall, total, size)
 
 
 def bench_minesweep(exe: str | None, cap: Path, truth: dict[str, Any] | None, total: int, size: int,
@@ -236,23 +245,21 @@ def _repeat(rows: list[Row], rounds: int, under: float, total: int, size: int, t
     rounds over those tools (so that a drift of the machine touches them alike); each such row
     then shows the median wall (CPU of that run) and the highest peak RSS of its runs."""
     quick = [r for r in rows if r.status == "ok" and not r.extrapolated and r.wall_s is not None and r.wall_s < under]
-    cpu: dict[int, list[tuple[float, float | None]]] = {id(r): [(r.wall_s or 0.0, r.cpu_s)] for r in quick}
+    cpu = {id(r): [r.cpu_s] for r in quick}  # of each run, beside r.runs_s
     for _ in range(rounds):
         for r in quick:
             wall, tv, _err, rc = _measure(r.command, work / "repeat.stdout", timeout)
             if rc != 0 and not (r.tool == "minesweep" and rc > 0):
                 continue  # a failed repeat is not a time
-            cpu[id(r)].append((wall, tv["user"] + tv.get("sys", 0.0) if "user" in tv else None))
             r.runs_s.append(round(wall, 3))
+            cpu[id(r)].append(_cpu(tv))
             if "rss_kb" in tv:
                 r.peak_rss_mb = max(r.peak_rss_mb or 0.0, round(tv["rss_kb"] / 1024, 1))
     for r in quick:
-        runs = sorted(cpu[id(r)], key=lambda x: x[0])
-        wall, cpu_s = runs[(len(runs) - 1) // 2]  # the median run (the lower middle of an even count)
-        r.wall_s = r.full_wall_s = round(wall, 3)
-        r.cpu_s = round(cpu_s, 2) if cpu_s is not None else r.cpu_s
-        r.pps = round(total / wall, 1)
-        r.mb_s = round(size / wall / 1e6, 2)
+        median = sorted(range(len(r.runs_s)), key=r.runs_s.__getitem__)[(len(r.runs_s) - 1) // 2]
+        r.wall_s = r.runs_s[median]  # (the lower middle of an even count)
+        r.cpu_s = cpu[id(r)][median]
+        _rates(r, r.wall_s, total, size)
 
 
 def _tshark_flows(stdout: Path) -> set[str]:
