@@ -416,7 +416,7 @@ typedef struct BatchData {
  * own, reading the file through a descriptor it owns (pread, HASH_PIECE bytes at a time) and
  * hashing with the SHA-256 of the libcrypto that Python's hashlib has already loaded (looked up
  * with dlopen(RTLD_NOLOAD): nothing is linked or loaded that the interpreter did not load; where
- * it is not there, Hasher() raises and detector/capture/prehash.py hashes in a Python thread).
+ * it is not there, Hasher() raises and detector/prehash.py hashes in a Python thread).
  * No GIL is needed between pieces, so a piece can be small enough to stay in the core's cache.
  *
  * The gate. On a 2-core machine the walk should not wait for the hash: the table waits for the

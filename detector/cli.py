@@ -9,21 +9,26 @@
 
 from __future__ import annotations
 
-import argparse
 import atexit
 import os
 import sys
-import threading
-from collections.abc import Sequence
 
-from detector import __version__, lifetime
-from detector.capture import prehash
+from detector import __version__, lifetime, prehash
 from detector.errors import InputError, MinesweepError
+
+# This module imports little before ``main`` starts hashing the captures (``detector.prehash``):
+# typing, threading, argparse and the commands come after (a scan's imports take ~0.06 s).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Sequence
 
 
 def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     """The parser for ``argv``: with the subcommand it names only, if it names one (see
     ``detector.commands``); all of them otherwise."""
+    import argparse
+
     parser = argparse.ArgumentParser(
         prog="minesweep",
         description="Find cryptocurrency mining in network traffic and report it.",
@@ -74,6 +79,8 @@ def console() -> None:
     write error (exit 1), except a closed pipe, which ``main`` treats as success too."""
     lifetime.leave_to_exit()  # what is still alive at the end costs nothing to free
     code = main()
+    import threading
+
     if threading.active_count() > 1:
         sys.exit(code)
     atexit._run_exitfuncs()

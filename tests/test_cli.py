@@ -101,6 +101,24 @@ def test_a_command_line_imports_only_the_command_it_names(tmp_path):
     assert r.returncode == 2 and "invalid choice: 'scna'" in r.stderr
 
 
+def test_the_command_line_starts_hashing_before_its_heavy_imports(tmp_path):
+    """``detector.cli`` imports what ``prehash.start`` needs and little else: the capture stack,
+    argparse, typing and threading (~25 ms) are imported once the captures are being hashed."""
+    code = ("import json, sys; import detector.cli; "
+            "print(json.dumps(sorted(m for m in ('detector.capture', 'argparse', 'typing', 'threading', "
+            "'detector.commands') if m in sys.modules)))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == []
+    code = ("import json, sys; from detector import cli, prehash; real = prehash.start; "
+            "prehash.start = lambda argv: (print(json.dumps('detector.capture' in sys.modules)), real(argv)); "
+            f"cli.main(['scan', {str(MINING)!r}, '--out', {str(tmp_path / 'o')!r}, '--quiet'])")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert r.returncode == 0, r.stderr
+    started = json.loads(r.stdout.splitlines()[0])
+    assert started is False and (tmp_path / "o" / "findings.json").is_file()
+
+
 def test_a_scan_renders_report_html_in_the_forked_process_only(tmp_path):
     """The renderer and Jinja2 are imported where report.html is written: in the forked process,
     or here when forking is off. The page is the same either way. detector.parallel is imported

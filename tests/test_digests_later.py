@@ -15,8 +15,7 @@ from typing import Any
 import pytest
 from conftest import PCAPS
 
-from detector import cli
-from detector.capture import prehash
+from detector import cli, prehash
 from detector.capture.fast import available as fast_available
 from detector.commands import report
 from detector.commands import scan as scan_command

@@ -1,4 +1,4 @@
-"""detector.capture.prehash: a scan's captures hashed from the command's start, used only for
+"""detector.prehash: a scan's captures hashed from the command's start, used only for
 the very file hashed, unchanged."""
 
 from __future__ import annotations
@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from detector import cli
-from detector.capture import prehash
+from detector import cli, prehash
 
 PCAPS = Path(__file__).resolve().parents[1] / "pcaps"
 
@@ -255,7 +254,7 @@ def test_hashes_still_running_are_ended_at_exit(tmp_path: Path) -> None:
     path = tmp_path / "big.pcap"
     with open(path, "wb") as f:
         f.truncate(300 << 20)  # sparse: read as zeros, quickly
-    code = ("import os, sys; from detector.capture import prehash; fd = os.open(sys.argv[1], os.O_RDONLY); "
+    code = ("import os, sys; from detector import prehash; fd = os.open(sys.argv[1], os.O_RDONLY); "
             "keep = [prehash.begin(fd)]; sys.modules['keep'] = keep")
     for _ in range(5):
         done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=60,

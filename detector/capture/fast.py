@@ -73,7 +73,7 @@ the reassembled packet has been observed. gzip files are inflated by
 cut by a block boundary carried over to the next walk; so is every file when
 ``MINESWEEP_FAST_THREADS=0`` (or ``FastScanner(table, threads=False)``), for debugging.
 
-Hashing. A plain file's SHA-256 is computed by ``detector.capture.prehash`` (begun at the
+Hashing. A plain file's SHA-256 is computed by ``detector.prehash`` (begun at the
 command's start, or when the file is opened) through a file descriptor of its own, in the
 kernel's ``Hasher`` thread: the walker closes its gate while it walks with little lead over
 Python, so the hash fills the time the walker leaves and takes its core only when it can spare it.
@@ -90,10 +90,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from detector import dialects, flows, poollists
+from detector import dialects, flows, poollists, prehash
 from detector.behaviour import DOWNLOAD_MAGIC, FIRST_PAYLOADS, SCRIPT_TYPES, FlowSummary
 from detector.capture import ip as ip_layer
-from detector.capture import link, open_capture, pcapng, prehash
+from detector.capture import link, open_capture, pcapng
 from detector.capture.model import CaptureInfo, Packet
 from detector.capture.pcap import MAX_CAPLEN, Stream, Warnings
 from detector.errors import UnreadableInputError
@@ -273,7 +273,7 @@ class FastScanner:
                 size = os.fstat(fileobj.fileno()).st_size
                 # SHA-256 in a thread of its own, through its own descriptor, while the kernel walks the
                 # mapping: begun at the command's start if the file is unchanged since
-                # (detector.capture.prehash), or now
+                # (detector.prehash), or now
                 hashing = prehash.take(fileobj.fileno()) or prehash.begin(fileobj.fileno())
                 try:
                     data = mmap.mmap(fileobj.fileno(), 0, access=mmap.ACCESS_READ)

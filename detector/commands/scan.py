@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from detector import prehash
 from detector.argtypes import add_findings_options
-from detector.capture import prehash
 from detector.capture.fast import available as fast_available
 from detector.commands.report import PageLater
 from detector.errors import InputError, UnreadableInputError

@@ -26,14 +26,19 @@ Public API: ``start(argv) -> None``, ``take(fd) -> Pending | None``, ``begin(fd)
 from __future__ import annotations
 
 import atexit
-import hashlib
+import hashlib  # loads the libcrypto the kernel's Hasher hashes with
 import mmap
 import os
 import stat
 import sys
-import threading
 import weakref
-from typing import Any
+
+# imported by the command line before anything else, so that the hash begins early: typing and
+# threading (~4 ms) are left to later imports and to the thread that needs them
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import threading
+    from typing import Any
 
 try:
     from detector import _fastpath
@@ -73,6 +78,8 @@ class Pending:
             else:
                 _running.add(self)
                 return self
+        import threading
+
         # the Python thread needs the GIL between pieces: keep a busy main thread from holding it 5 ms
         sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
         self._thread = threading.Thread(target=self._run, args=(self._fd, self.key[2]), name="minesweep-hash",
