@@ -20,7 +20,9 @@ from detector.capture.fast import available as fast_available
 from detector.commands import report
 from detector.commands import scan as scan_command
 from detector.output import forked
-from detector.scan import ScanOptions, scan_digests_later
+from detector.output.findings import dumps
+from detector.output.markdown import SHA_SHOWN, render
+from detector.scan import Digests, ScanOptions, scan_digests_later
 
 pytestmark = pytest.mark.skipif(not fast_available(), reason="the compiled kernel is not built")
 
@@ -61,6 +63,59 @@ def test_a_digest_not_computed_leaves_a_warning_and_no_tokens(monkeypatch: pytes
     assert digests.settle() is None
     (record,) = findings["inputs"]
     assert record["sha256"] == "" and record["warnings"][-1] == NOT_COMPUTED
+
+
+def test_texts_rendered_meanwhile_become_the_texts_rendered_after() -> None:
+    """findings.json and report.md are rendered with the placeholders while the digest is
+    computed; ``Digests.fill`` makes them the texts rendered from the settled findings (report.md
+    shows a digest's first SHA_SHOWN digits)."""
+    findings, digests = scan_digests_later([SAMPLE], ScanOptions())
+    text, notes = dumps(findings), render(findings)
+    (record,) = findings["inputs"]
+    token = record["sha256"]
+    assert token in text and f"`{token[:SHA_SHOWN]}…`" in notes
+    tokens = digests.settle()
+    assert tokens is not None
+    real = hashlib.sha256(SAMPLE.read_bytes()).hexdigest()
+    assert Digests.fill(text, tokens) == dumps(findings) and real in text.replace(token, real)
+    assert Digests.fill(notes, tokens, SHA_SHOWN) == render(findings)
+    assert f"`{real[:SHA_SHOWN]}…`" in render(findings) and token[:SHA_SHOWN] not in render(findings)
+    assert Digests.fill(text, {}) == text  # nothing was pending
+
+
+@pytest.mark.parametrize("pending", [True, False], ids=["digest-pending", "none-pending"])
+def test_the_page_is_forked_when_only_the_digest_is_left(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          forks: None, pending: bool) -> None:
+    """While a digest is pending, report.html is forked once findings.json and report.md are
+    rendered (this process then only waits: the page takes its core, not the hash's); with none
+    pending, first."""
+    order: list[str] = []
+    real_start, real_render = report.PageLater.start, scan_command.render
+
+    def start(*args: Any) -> Any:
+        order.append("page")
+        return real_start(*args)
+
+    def render_md(findings: dict[str, Any]) -> str:
+        order.append("report.md")
+        return real_render(findings)
+
+    monkeypatch.setattr(report.PageLater, "start", start)
+    monkeypatch.setattr(scan_command, "render", render_md)
+    if not pending:  # the digests settled before the files are written
+        real_later = scan_command.scan_digests_later
+
+        def settled_first(*args: Any, **kwargs: Any) -> Any:
+            findings, digests = real_later(*args, **kwargs)
+            digests.settle()
+            return findings, digests
+
+        monkeypatch.setattr(scan_command, "scan_digests_later", settled_first)
+    out = tmp_path / "out"
+    assert scan_command.run(_args(out)) == 0
+    assert order == (["report.md", "page"] if pending else ["page", "report.md"])
+    real = hashlib.sha256(SAMPLE.read_bytes()).hexdigest()
+    assert real in (out / "report.html").read_text("utf-8") and real in (out / "findings.json").read_text("utf-8")
 
 
 @pytest.mark.parametrize("computed", [True, False], ids=["digest", "no-digest"])
@@ -105,7 +160,7 @@ def test_a_failure_here_leaves_no_page_and_reaps_the_child(tmp_path: Path, monke
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(report.PageLater, "start", spy)
-    monkeypatch.setattr(scan_command, "write_findings", full)
+    monkeypatch.setattr(scan_command, "write_findings_text", full)
     out = tmp_path / "out"
     with pytest.raises(OSError, match="No space"):
         scan_command.run(_args(out))

@@ -16,10 +16,10 @@ from detector.commands.report import PageLater
 from detector.errors import InputError, UnreadableInputError
 from detector.output import LANGS
 from detector.output.csvs import write_sessions_csv, write_subnets_csv
-from detector.output.findings import write_findings
+from detector.output.findings import dumps, write_findings_text
 from detector.output.fmt import kwh, rate
 from detector.output.iocs import write_iocs_csv
-from detector.output.markdown import write_markdown
+from detector.output.markdown import SHA_SHOWN, render, write_markdown_text
 from detector.output.tables import write_hosts_csv, write_units_csv
 from detector.scan import ENGINES, Digests, ScanOptions, expand_inputs, scan_digests_later
 
@@ -147,16 +147,30 @@ def run(args: argparse.Namespace, stdout: TextIO | None = None, stderr: TextIO |
 def _write(findings: dict, args: argparse.Namespace, digests: Digests | None = None) -> None:
     """The eight files. report.html is rendered meanwhile in a forked process (``PageLater``), even
     while the inputs' digests are still being computed; the files that do not show the inputs are
-    written first, findings.json and report.md once the digests are settled. Where there is no
-    fork, the page is rendered here, last. The files are the same either way."""
+    written first; findings.json and report.md are rendered next, with the placeholders, and
+    written once the digests are settled. Where there is no fork, the page is rendered here, last.
+    The files are the same either way.
+
+    While a digest is pending, the page is forked only when this process has nothing left but to
+    wait for it: the hash then keeps a core of its own, and the page takes the one this process
+    leaves idle (rendered sooner, the page took turns with the hash on one core while this process
+    wrote the other files). With no digest pending, the page is forked first."""
     out = args.out
-    page = PageLater.start(findings, out, args.lang)
+    waiting = digests is not None and bool(digests.pending)
+    page = None if waiting else PageLater.start(findings, out, args.lang)
     try:
         for write in (write_hosts_csv, write_units_csv, write_iocs_csv, write_sessions_csv, write_subnets_csv):
             write(findings, out)
+        text, notes = dumps(findings), render(findings)
+        if waiting:
+            page = PageLater.start(findings, out, args.lang)
         tokens = digests.settle() if digests is not None else {}
-        write_findings(findings, out)
-        write_markdown(findings, out)
+        if tokens is None:  # a digest is missing: the inputs gained a warning
+            text, notes = dumps(findings), render(findings)
+        else:
+            text, notes = Digests.fill(text, tokens), Digests.fill(notes, tokens, SHA_SHOWN)
+        write_findings_text(text, out)
+        write_markdown_text(notes, out)
     except BaseException:
         if page is not None:
             page.abandon()

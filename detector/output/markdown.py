@@ -9,6 +9,8 @@ from typing import Any
 
 from detector.output.fmt import kwh, md, nbytes, rate, si, ts
 
+SHA_SHOWN = 16  #: hex digits of an input's SHA-256 the inputs table shows
+
 
 def render(findings: dict[str, Any]) -> str:
     s = findings["summary"]
@@ -134,7 +136,7 @@ def _sessions(sessions: list[dict[str, Any]]) -> list[str]:
 def _inputs(inputs: list[dict[str, Any]]) -> list[str]:
     out = ["## Inputs", "", "| file | format | packets | sha256 | warnings |", "|---|---|---:|---|---:|"]
     for i in inputs:
-        out.append(f"| {md(Path(i['path']).name)} | {i['format']} | {i['packets']:,} | `{i['sha256'][:16]}…` | {len(i['warnings'])} |")
+        out.append(f"| {md(Path(i['path']).name)} | {i['format']} | {i['packets']:,} | `{i['sha256'][:SHA_SHOWN]}…` | {len(i['warnings'])} |")
     warned = [(i["path"], w) for i in inputs for w in i["warnings"]][:50]
     if warned:
         out += ["", "Warnings:", ""] + [f"- {md(Path(p).name)}: {md(w, 200)}" for p, w in warned]
@@ -157,6 +159,11 @@ def _method(findings: dict[str, Any]) -> list[str]:
 
 
 def write_markdown(findings: dict[str, Any], out_dir: Path) -> Path:
+    return write_markdown_text(render(findings), out_dir)
+
+
+def write_markdown_text(text: str, out_dir: Path) -> Path:
+    """``write_markdown`` of a text ``render`` gave."""
     path = out_dir / "report.md"
-    path.write_text(render(findings), "utf-8")
+    path.write_text(text, "utf-8")
     return path
