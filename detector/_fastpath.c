@@ -2989,6 +2989,16 @@ static int pcapng_block(Kernel *k, Cursor *c) {
 /* One walk: from pos until the budget, a fragment, the event limit, or the end of what is     */
 /* there. No Python object is touched: callers release the GIL around it.                      */
 
+/* Bytes ahead of the record in hand whose cache lines the walk asks for (one prefetch per line).
+ * A walk reads a few scattered lines of each record — its header, the packet's headers, a payload
+ * now and then — of a buffer it crosses once, front to back; the hardware prefetcher, which
+ * stops at every 4 KiB page and follows no irregular stride, left most of them as misses the
+ * walk waited for. Measured on the 1M-packet benchmark (10 interleaved runs each): 512, 1024 and
+ * 2048 bytes ahead took the command's CPU from 1.072 s to 1.059, 1.038 and 1.040 s, the walker's
+ * share of the profile from 19.1 % to 17.0 % (walk_batch itself 3.6 % -> 2.5 %). A prefetch
+ * never faults, so lines of pages not mapped yet cost nothing. */
+#define PREFETCH_AHEAD 1024
+
 static void walk_batch(Kernel *k, BatchData *b, const uint8_t *buf, Py_ssize_t size, Py_ssize_t pos,
                        int64_t base, int final, Py_ssize_t budget) {
     k->cur = b;
@@ -2999,7 +3009,10 @@ static void walk_batch(Kernel *k, BatchData *b, const uint8_t *buf, Py_ssize_t s
     if (k->fs.done) {
         status = ST_DONE;
     } else {
+        Py_ssize_t ahead = pos & ~(Py_ssize_t)63; /* prefetched up to here */
         for (;;) {
+            Py_ssize_t until = c.pos + PREFETCH_AHEAD < size ? c.pos + PREFETCH_AHEAD : size;
+            for (; ahead < until; ahead += 64) __builtin_prefetch(buf + ahead, 0, 3);
             if (k->fs.kind == KIND_PCAP)
                 status = k->fs.started ? pcap_record(k, &c) : pcap_header(k, &c);
             else
