@@ -119,14 +119,9 @@ class Digests:
         record["sha256"] = token
         self.pending.append((record, info, token))
 
-    @staticmethod
-    def fill(text: str, tokens: dict[str, str], shown: int | None = None) -> str:
-        """Text rendered while the digests were pending, made final: each token replaced by its
-        digest (``settle()``'s result) — or, in text that shows only a digest's first ``shown``
-        characters, each token's first ``shown`` by the digest's."""
-        for token, digest in tokens.items():
-            text = text.replace(token[:shown], digest[:shown])
-        return text
+    def tokens(self) -> list[str]:
+        """The placeholders of the digests still pending."""
+        return [token for _, _, token in self.pending]
 
     def settle(self) -> dict[str, str] | None:
         """Wait for every digest; the input records get their final ``sha256`` and ``warnings``.

@@ -22,7 +22,8 @@ from detector.commands import scan as scan_command
 from detector.output import forked
 from detector.output.findings import dumps
 from detector.output.markdown import SHA_SHOWN, render
-from detector.scan import Digests, ScanOptions, scan_digests_later
+from detector.output.staged import Staged
+from detector.scan import ScanOptions, scan_digests_later
 
 pytestmark = pytest.mark.skipif(not fast_available(), reason="the compiled kernel is not built")
 
@@ -65,22 +66,27 @@ def test_a_digest_not_computed_leaves_a_warning_and_no_tokens(monkeypatch: pytes
     assert record["sha256"] == "" and record["warnings"][-1] == NOT_COMPUTED
 
 
-def test_texts_rendered_meanwhile_become_the_texts_rendered_after() -> None:
+def test_texts_staged_meanwhile_become_the_texts_rendered_after(tmp_path: Path) -> None:
     """findings.json and report.md are rendered with the placeholders while the digest is
-    computed; ``Digests.fill`` makes them the texts rendered from the settled findings (report.md
-    shows a digest's first SHA_SHOWN digits)."""
+    computed and staged; finished with the digests, they are the texts rendered from the settled
+    findings (report.md shows a digest's first SHA_SHOWN digits)."""
     findings, digests = scan_digests_later([SAMPLE], ScanOptions())
-    text, notes = dumps(findings), render(findings)
     (record,) = findings["inputs"]
     token = record["sha256"]
+    assert digests.tokens() == [token]
+    text, notes = dumps(findings), render(findings)
     assert token in text and f"`{token[:SHA_SHOWN]}…`" in notes
+    staged = [Staged(tmp_path / "findings.json", text, [token]), Staged(tmp_path / "report.md", notes, [token], SHA_SHOWN)]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["findings.json.tmp", "report.md.tmp"]
     tokens = digests.settle()
-    assert tokens is not None
+    assert tokens is not None and digests.tokens() == []
+    for file in staged:
+        file.finish(tokens)
     real = hashlib.sha256(SAMPLE.read_bytes()).hexdigest()
-    assert Digests.fill(text, tokens) == dumps(findings) and real in text.replace(token, real)
-    assert Digests.fill(notes, tokens, SHA_SHOWN) == render(findings)
+    assert (tmp_path / "findings.json").read_text("utf-8") == dumps(findings) and real in dumps(findings)
+    assert (tmp_path / "report.md").read_text("utf-8") == render(findings)
     assert f"`{real[:SHA_SHOWN]}…`" in render(findings) and token[:SHA_SHOWN] not in render(findings)
-    assert Digests.fill(text, {}) == text  # nothing was pending
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["findings.json", "report.md"]
 
 
 @pytest.mark.parametrize("pending", [True, False], ids=["digest-pending", "none-pending"])
@@ -100,8 +106,14 @@ def test_the_page_is_forked_when_only_the_digest_is_left(tmp_path: Path, monkeyp
         order.append("report.md")
         return real_render(findings)
 
+    def write_md(findings: dict[str, Any], out: Path) -> Path:
+        order.append("report.md")
+        return real_write(findings, out)
+
+    real_write = scan_command.write_markdown
     monkeypatch.setattr(report.PageLater, "start", start)
     monkeypatch.setattr(scan_command, "render", render_md)
+    monkeypatch.setattr(scan_command, "write_markdown", write_md)
     if not pending:  # the digests settled before the files are written
         real_later = scan_command.scan_digests_later
 
@@ -147,7 +159,7 @@ def test_the_same_files_as_waiting_first(tmp_path: Path, monkeypatch: pytest.Mon
 def test_a_failure_here_leaves_no_page_and_reaps_the_child(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                            forks: None) -> None:
     """findings.json cannot be written: the error is raised, the child (told nothing) writes no
-    report.html and is waited for."""
+    report.html and is waited for, and no staged file is left behind."""
     children: list[int] = []
     real_start = report.PageLater.start
 
@@ -156,18 +168,21 @@ def test_a_failure_here_leaves_no_page_and_reaps_the_child(tmp_path: Path, monke
         children.append(page.job.pid)
         return page
 
-    def full(*_: Any) -> Path:
-        raise OSError(28, "No space left on device")
+    class Full(scan_command.Staged):  # type: ignore[name-defined,misc]
+        def finish(self, digests: Any) -> Path:
+            if self.path.name == "findings.json":
+                raise OSError(28, "No space left on device")
+            return super().finish(digests)
 
     monkeypatch.setattr(report.PageLater, "start", spy)
-    monkeypatch.setattr(scan_command, "write_findings_text", full)
+    monkeypatch.setattr(scan_command, "Staged", Full)
     out = tmp_path / "out"
     with pytest.raises(OSError, match="No space"):
         scan_command.run(_args(out))
-    assert children and not (out / "report.html").exists()
     with pytest.raises(ChildProcessError):
         os.waitpid(children[0], os.WNOHANG)  # reaped already
     assert (out / "hosts.csv").is_file()  # written while the digest was awaited
+    assert not [p.name for p in out.iterdir() if p.name.startswith(("findings", "report"))]
 
 
 def test_a_failing_page_is_raised_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, forks: None) -> None:

@@ -26,6 +26,7 @@ from detector.output import LANGS, forked
 from detector.output.csvs import write_sessions_csv, write_subnets_csv
 from detector.output.findings import read_findings
 from detector.output.iocs import write_iocs_csv
+from detector.output.staged import Staged
 
 __all__ = ["PageLater", "register", "run", "write_outputs"]
 
@@ -70,23 +71,27 @@ class PageLater:
     """report.html rendered in a forked process from findings whose inputs may still hold
     placeholder digests (``detector.scan.Digests``), while this process waits for the digests and
     writes the other files: rendering the page (~0.1 s on the benchmark capture) is no longer work
-    left for after the last digest. The child renders at once, then reads what to do from a pipe: the
-    {placeholder: digest} pairs, which it puts in the page before writing it; or nothing (the pipe
-    closed empty: a digest could not be computed, or this process failed), and it writes nothing.
-    ``finish`` then writes the page here from the settled findings."""
+    left for after the last digest. The child renders at once and stages the page
+    (``detector.output.staged``: written under a temporary name, where the placeholders ``tokens``
+    lie noted), then reads what to do from a pipe: the {placeholder: digest} pairs, which it
+    writes over the placeholders before renaming the page into place; or nothing (the pipe closed
+    empty: a digest could not be computed, or this process failed), and it removes the staged
+    page. ``finish`` then writes the page here from the settled findings."""
 
     def __init__(self, job: forked.Job, tell: int, findings: dict[str, Any], out_dir: Path, lang: str) -> None:
         self.job, self.tell = job, tell
         self.findings, self.out_dir, self.lang = findings, out_dir, lang
 
     @classmethod
-    def start(cls, findings: dict[str, Any], out_dir: Path, lang: str) -> PageLater | None:
-        """The child begun, or None where it cannot be (no fork: render after settling instead)."""
+    def start(cls, findings: dict[str, Any], out_dir: Path, lang: str, tokens: Sequence[str] = ()) -> PageLater | None:
+        """The child begun, or None where it cannot be (no fork: render after settling instead).
+        ``tokens``: the placeholders of the digests still pending (``Digests.tokens()``)."""
         if not forked.enabled():
             return None
         listen, tell = os.pipe()
         page = Path(out_dir) / "report.html"
-        job = forked.start(_page_when_told, findings, lang, out_dir, listen, tell, what=str(page), result=page)
+        job = forked.start(_page_when_told, findings, lang, out_dir, listen, tell, tuple(tokens), what=str(page),
+                           result=page)
         os.close(listen)
         if job.pid is None:  # no process to spare; job.wait() would block on the pipe here
             os.close(tell)
@@ -113,20 +118,28 @@ class PageLater:
         self.job.abandon()
 
 
-def _page_when_told(findings: dict[str, Any], lang: str, out_dir: Path, listen: int, tell: int) -> None:
-    from detector.output.html import render_html, write_page
+def _page_when_told(findings: dict[str, Any], lang: str, out_dir: Path, listen: int, tell: int,
+                    tokens: tuple[str, ...]) -> None:
+    from detector.output.html import render_html
 
     os.close(tell)  # the parent's end: only its closing it ends what is read below
-    page = render_html(findings, lang)
-    chunks = []
-    while chunk := os.read(listen, 65536):
-        chunks.append(chunk)
-    os.close(listen)
+    page = Staged(Path(out_dir) / "report.html", render_html(findings, lang), tokens)
+    try:
+        chunks = []
+        while chunk := os.read(listen, 65536):
+            chunks.append(chunk)
+        os.close(listen)
+    except BaseException:
+        page.discard()
+        raise
     if not chunks:
+        page.discard()
         return
-    for token, digest in json.loads(b"".join(chunks)).items():
-        page = page.replace(token, digest)
-    write_page(page, out_dir)
+    try:
+        page.finish(json.loads(b"".join(chunks)))
+    except BaseException:
+        page.discard()
+        raise
 
 
 def _write_all(fd: int, data: bytes) -> None:

@@ -16,10 +16,11 @@ from detector.commands.report import PageLater
 from detector.errors import InputError, UnreadableInputError
 from detector.output import LANGS
 from detector.output.csvs import write_sessions_csv, write_subnets_csv
-from detector.output.findings import dumps, write_findings_text
+from detector.output.findings import dumps, write_findings
 from detector.output.fmt import kwh, rate
 from detector.output.iocs import write_iocs_csv
-from detector.output.markdown import SHA_SHOWN, render, write_markdown_text
+from detector.output.markdown import SHA_SHOWN, render, write_markdown
+from detector.output.staged import Staged
 from detector.output.tables import write_hosts_csv, write_units_csv
 from detector.scan import ENGINES, Digests, ScanOptions, expand_inputs, scan_digests_later
 
@@ -147,31 +148,38 @@ def run(args: argparse.Namespace, stdout: TextIO | None = None, stderr: TextIO |
 def _write(findings: dict, args: argparse.Namespace, digests: Digests | None = None) -> None:
     """The eight files. report.html is rendered meanwhile in a forked process (``PageLater``), even
     while the inputs' digests are still being computed; the files that do not show the inputs are
-    written first; findings.json and report.md are rendered next, with the placeholders, and
-    written once the digests are settled. Where there is no fork, the page is rendered here, last.
-    The files are the same either way.
+    written first. While a digest is pending, findings.json and report.md are rendered with its
+    placeholder and staged (``Staged``: written under a temporary name, the placeholders
+    overwritten in place once the digests are settled); otherwise they are written at once. Where
+    there is no fork, the page is rendered here, last. The files are the same either way.
 
     While a digest is pending, the page is forked only when this process has nothing left but to
     wait for it: the hash then keeps a core of its own, and the page takes the one this process
     leaves idle (rendered sooner, the page took turns with the hash on one core while this process
     wrote the other files). With no digest pending, the page is forked first."""
     out = args.out
-    waiting = digests is not None and bool(digests.pending)
-    page = None if waiting else PageLater.start(findings, out, args.lang)
+    pending = digests.tokens() if digests is not None else []
+    page = None if pending else PageLater.start(findings, out, args.lang)
+    staged: list[Staged] = []
     try:
         for write in (write_hosts_csv, write_units_csv, write_iocs_csv, write_sessions_csv, write_subnets_csv):
             write(findings, out)
-        text, notes = dumps(findings), render(findings)
-        if waiting:
-            page = PageLater.start(findings, out, args.lang)
+        if pending:
+            staged.append(Staged(out / "findings.json", dumps(findings), pending))
+            staged.append(Staged(out / "report.md", render(findings), pending, SHA_SHOWN))
+            page = PageLater.start(findings, out, args.lang, pending)
         tokens = digests.settle() if digests is not None else {}
-        if tokens is None:  # a digest is missing: the inputs gained a warning
-            text, notes = dumps(findings), render(findings)
-        else:
-            text, notes = Digests.fill(text, tokens), Digests.fill(notes, tokens, SHA_SHOWN)
-        write_findings_text(text, out)
-        write_markdown_text(notes, out)
+        if staged and tokens is not None:
+            for file in staged:
+                file.finish(tokens)
+        else:  # nothing was pending, or a digest is missing: the inputs gained a warning
+            for file in staged:
+                file.discard()
+            write_findings(findings, out)
+            write_markdown(findings, out)
     except BaseException:
+        for file in staged:
+            file.discard()
         if page is not None:
             page.abandon()
         raise

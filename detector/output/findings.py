@@ -69,14 +69,9 @@ _ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False)
 
 def write_findings(findings: dict[str, Any], out_dir: Path) -> Path:
     """Write findings.json atomically (a reader never sees half a file)."""
-    return write_findings_text(dumps(findings), out_dir)
-
-
-def write_findings_text(text: str, out_dir: Path) -> Path:
-    """``write_findings`` of a text ``dumps`` gave (atomically)."""
     path = out_dir / "findings.json"
     tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(text, "utf-8")
+    tmp.write_text(dumps(findings), "utf-8")
     os.replace(tmp, path)
     return path
 

@@ -159,11 +159,6 @@ def _method(findings: dict[str, Any]) -> list[str]:
 
 
 def write_markdown(findings: dict[str, Any], out_dir: Path) -> Path:
-    return write_markdown_text(render(findings), out_dir)
-
-
-def write_markdown_text(text: str, out_dir: Path) -> Path:
-    """``write_markdown`` of a text ``render`` gave."""
     path = out_dir / "report.md"
-    path.write_text(text, "utf-8")
+    path.write_text(render(findings), "utf-8")
     return path
