@@ -14,9 +14,11 @@ reader that found nothing begun ahead. ``discard()`` cancels the hashes nobody t
 worker processes, or by the pure engine, hashes its files itself).
 
 The hash runs in the compiled kernel's ``Hasher`` (a POSIX thread using the SHA-256 of the
-libcrypto hashlib loaded; the kernel's walker holds it back while it walks with little lead over
-Python, so the walk does not wait for it), or, where there is none, in a Python thread: pieces of PIECE bytes, read
-and hashed with hashlib, which releases the GIL for both.
+libcrypto hashlib loaded, at ``SCHED_IDLE`` where the process may take that back, else held back
+by the kernel's walker while it walks with little lead over Python: the walk does not wait for
+it), or, where there is none, in a Python thread: pieces of PIECE bytes, read and hashed with
+hashlib, which releases the GIL for both. This module lives at the package's top and imports
+little, so that the console script reaches ``start`` ~10 ms after the interpreter starts.
 
 Public API: ``start(argv) -> None``, ``take(fd) -> Pending | None``, ``begin(fd) -> Pending``,
 ``discard() -> None``; ``Pending.digest() -> str | None``, ``Pending.cancel()``,
