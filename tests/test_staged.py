@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -48,3 +49,26 @@ def test_a_digest_of_another_length_is_refused(tmp_path):
     with pytest.raises(ValueError, match="as long as"):
         staged.finish({A: "abc"})
     assert not (tmp_path / "findings.json").exists()
+
+
+def test_a_placeholder_without_its_digest_is_refused(tmp_path):
+    """A placeholder left in place would pass for a digest."""
+    staged = Staged(tmp_path / "findings.json", f'"{A}" "{B}"', [A, B])
+    with pytest.raises(ValueError, match="no digest for the placeholder"):
+        staged.finish({A: DA})
+    assert not (tmp_path / "findings.json").exists()
+
+
+def test_a_write_that_fails_leaves_nothing(tmp_path, monkeypatch):
+    """A full disk while staging: the part written is removed, the error raised."""
+    real = Path.write_bytes
+
+    def full(path, data):
+        real(path, data[:10])  # a part reaches the file first
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_bytes", full)
+    with pytest.raises(OSError, match="No space"):
+        Staged(tmp_path / "findings.json", f'"{A}"' * 100, [A])
+    monkeypatch.undo()
+    assert os.listdir(tmp_path) == []

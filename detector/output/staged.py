@@ -32,11 +32,18 @@ class Staged:
         self.shown = shown
         data = text.encode("utf-8")
         self.at = {token: _offsets(data, token[:shown].encode("ascii")) for token in tokens}
-        self.tmp.write_bytes(data)
+        try:
+            self.tmp.write_bytes(data)
+        except BaseException:  # a part written (a full disk): nobody else can remove it
+            self.discard()
+            raise
 
     def finish(self, digests: Mapping[str, str]) -> Path:
         """Each token's places overwritten with its digest (``digests``: {token: digest}, as
         ``Digests.settle()`` gives them); the file renamed into place. Returns its path."""
+        missing = [token for token, offsets in self.at.items() if offsets and token not in digests]
+        if missing:  # the placeholder would pass for a digest
+            raise ValueError(f"no digest for the placeholder {missing[0]}")
         fd = os.open(self.tmp, os.O_WRONLY)
         try:
             for token, digest in digests.items():
@@ -44,7 +51,8 @@ class Staged:
                 if len(piece) != len(token[: self.shown]):
                     raise ValueError("a digest must be as long as its placeholder")
                 for offset in self.at.get(token, ()):
-                    os.pwrite(fd, piece, offset)
+                    if os.pwrite(fd, piece, offset) != len(piece):
+                        raise OSError(f"{self.tmp}: short write")
         finally:
             os.close(fd)
         os.replace(self.tmp, self.path)
