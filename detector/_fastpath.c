@@ -3012,6 +3012,7 @@ static void walk_batch(Kernel *k, BatchData *b, const uint8_t *buf, Py_ssize_t s
         Py_ssize_t ahead = pos & ~(Py_ssize_t)63; /* prefetched up to here */
         for (;;) {
             Py_ssize_t until = c.pos + PREFETCH_AHEAD < size ? c.pos + PREFETCH_AHEAD : size;
+            if (ahead < (c.pos & ~(Py_ssize_t)63)) ahead = c.pos & ~(Py_ssize_t)63; /* past a long record */
             for (; ahead < until; ahead += 64) __builtin_prefetch(buf + ahead, 0, 3);
             if (k->fs.kind == KIND_PCAP)
                 status = k->fs.started ? pcap_record(k, &c) : pcap_header(k, &c);
