@@ -7,14 +7,17 @@ place for a checkout, ``python setup.py build_ext --inplace``.
 
 from setuptools import Extension, setup
 
-setup(
-    ext_modules=[
-        Extension(
-            "detector._fastpath",
-            sources=["detector/_fastpath.c"],
-            # -ffp-contract=off: timestamps must round exactly as Python's float arithmetic does
-            extra_compile_args=["-O2", "-std=gnu11", "-ffp-contract=off", "-Wall", "-Wextra",
-                                "-Wno-missing-field-initializers", "-Wno-unused-parameter"],
-        )
-    ],
-)
+# An editable install puts the checkout on sys.path (pyproject.toml: package-dir), where this
+# file is importable as ``setup``: it builds only when run (setuptools runs it as __main__).
+if __name__ == "__main__":
+    setup(
+        ext_modules=[
+            Extension(
+                "detector._fastpath",
+                sources=["detector/_fastpath.c"],
+                # -ffp-contract=off: timestamps must round exactly as Python's float arithmetic does
+                extra_compile_args=["-O2", "-std=gnu11", "-ffp-contract=off", "-Wall", "-Wextra",
+                                    "-Wno-missing-field-initializers", "-Wno-unused-parameter"],
+            )
+        ],
+    )
