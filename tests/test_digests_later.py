@@ -36,10 +36,26 @@ def _no_digest(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(prehash.Pending, "digest", lambda self: None)
 
 
+def _settled_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Scans settle their digests before anything is written: no placeholder, nothing staged."""
+    real_later = scan_command.scan_digests_later
+
+    def settled_first(*args: Any, **kwargs: Any) -> Any:
+        findings, digests = real_later(*args, **kwargs)
+        digests.settle()
+        return findings, digests
+
+    monkeypatch.setattr(scan_command, "scan_digests_later", settled_first)
+
+
 def _scan(out: Path, monkeypatch: pytest.MonkeyPatch, fork: bool) -> dict[str, str]:
-    """``minesweep scan SAMPLE --out out``; the files written, the volatile parts made equal."""
+    """``minesweep scan SAMPLE --out out``; the files written, the volatile parts made equal.
+    Without ``fork`` the digests are also settled first: the files rendered the plain way."""
     monkeypatch.setenv(forked.ENV, "1" if fork else "0")
-    assert cli.main(["scan", str(SAMPLE), "--out", str(out), "--quiet"]) == 0
+    with monkeypatch.context() as plain:
+        if not fork:
+            _settled_first(plain)
+        assert cli.main(["scan", str(SAMPLE), "--out", str(out), "--quiet"]) == 0
     files = {p.name: p.read_text("utf-8") for p in sorted(out.iterdir())}
     stamp = re.search(r'"generated_at": "([^"]+)"', files["findings.json"])
     assert stamp is not None
@@ -115,14 +131,7 @@ def test_the_page_is_forked_when_only_the_digest_is_left(tmp_path: Path, monkeyp
     monkeypatch.setattr(scan_command, "render", render_md)
     monkeypatch.setattr(scan_command, "write_markdown", write_md)
     if not pending:  # the digests settled before the files are written
-        real_later = scan_command.scan_digests_later
-
-        def settled_first(*args: Any, **kwargs: Any) -> Any:
-            findings, digests = real_later(*args, **kwargs)
-            digests.settle()
-            return findings, digests
-
-        monkeypatch.setattr(scan_command, "scan_digests_later", settled_first)
+        _settled_first(monkeypatch)
     out = tmp_path / "out"
     assert scan_command.run(_args(out)) == 0
     assert order == (["report.md", "page"] if pending else ["page", "report.md"])

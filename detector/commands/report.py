@@ -7,8 +7,8 @@ commands write identical files from identical findings.
 
 Public API: ``register(subparsers)``, ``run(args, stdout=None) -> int``,
 ``write_outputs(findings, out_dir, lang="en", first=()) -> list[Path]``,
-``PageLater.start(findings, out_dir, lang) -> PageLater | None`` (report.html rendered while the
-inputs' digests are still being computed).
+``PageLater.start(findings, out_dir, lang, tokens=()) -> PageLater | None`` (report.html rendered
+while the inputs' digests are still being computed; ``tokens``: their placeholders).
 """
 
 from __future__ import annotations
