@@ -115,6 +115,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 /* ------------------------------------------------------------------------------------------ */
@@ -798,6 +799,8 @@ typedef struct {
     pthread_t thread;
     Py_buffer run_view;       /* the buffer walked by the walker */
     Py_ssize_t run_pos, run_budget;
+    Py_ssize_t release_to;    /* release(): the caller is done with run_view before this (k->mu) */
+    Py_ssize_t released;      /* the walker has dropped the whole pages before this (walker only) */
     int64_t run_base;
     pthread_mutex_t mu;
     pthread_cond_t wake_walker, wake_main;
@@ -3040,6 +3043,19 @@ static void kernel_gate(Kernel *k) {
     if (k->hasher != NULL) hasher_gate(k->hasher, k->walker_busy && k->n_ready < GATE_AHEAD, 1);
 }
 
+/* Drop from this process's mapping the whole pages of run_view before `to` (release()): the
+ * walker does it, before a batch, so that Python's thread, which bounds the walk, does not. */
+static void walker_release(Kernel *k, Py_ssize_t to) {
+    long page = sysconf(_SC_PAGESIZE);
+    uintptr_t base = (uintptr_t)k->run_view.buf;
+    if (to > k->run_view.len) to = k->run_view.len;
+    uintptr_t first = (base + (uintptr_t)k->released + (uintptr_t)page - 1) & ~((uintptr_t)page - 1);
+    uintptr_t end = (base + (uintptr_t)to) & ~((uintptr_t)page - 1);
+    if (end <= first) return;
+    madvise((void *)first, end - first, MADV_DONTNEED); /* a hint: on failure the pages stay mapped */
+    k->released = (Py_ssize_t)(end - base);
+}
+
 /* The walker thread: walks the whole of run_view, WALK_AHEAD batches ahead of Python at most. */
 static void *walker_main(void *arg) {
     Kernel *k = arg;
@@ -3047,10 +3063,12 @@ static void *walker_main(void *arg) {
         pthread_mutex_lock(&k->mu);
         while (!k->stopping && (k->n_ready >= WALK_AHEAD || k->at_barrier)) pthread_cond_wait(&k->wake_walker, &k->mu);
         int stopping = k->stopping;
+        Py_ssize_t release_to = k->release_to;
         k->walker_busy = !stopping;
         kernel_gate(k);
         pthread_mutex_unlock(&k->mu);
         if (stopping) break;
+        if (release_to > k->released) walker_release(k, release_to);
         BatchData *b = batch_alloc();
         if (b == NULL) {
             pthread_mutex_lock(&k->mu);
@@ -3940,6 +3958,7 @@ static PyObject *Kernel_start(Kernel *k, PyObject *args) {
     }
     if (get_view(bufobj, pos, &k->run_view) < 0) return NULL;
     k->run_pos = pos;
+    k->release_to = k->released = pos;
     k->run_base = (int64_t)base;
     k->run_budget = budget;
     k->stopping = k->at_barrier = k->barrier_out = k->walker_done = k->walker_err = 0;
@@ -3953,6 +3972,25 @@ static PyObject *Kernel_start(Kernel *k, PyObject *args) {
         return NULL;
     }
     k->running = 1;
+    Py_RETURN_NONE;
+}
+
+/* release(pos): the caller is done with the walked buffer before pos — it must be a shared
+ * mapping of a file (Python's mmap of the capture): its whole pages before pos are dropped from
+ * the mapping (MADV_DONTNEED; the page cache keeps them) by the walker, before its next batch.
+ * Without this a scan's resident memory would grow with the size of the capture (mapped file
+ * pages count as resident). The walker does it so that Python's thread, which the walk waits for,
+ * does not: ~12 ms of madvise per 489 MB, measured on the 1M-packet benchmark. */
+static PyObject *Kernel_release(Kernel *k, PyObject *arg) {
+    Py_ssize_t pos = PyNumber_AsSsize_t(arg, PyExc_OverflowError);
+    if (pos == -1 && PyErr_Occurred()) return NULL;
+    if (!k->running) {
+        PyErr_SetString(PyExc_RuntimeError, "the walker is not running (start() first)");
+        return NULL;
+    }
+    pthread_mutex_lock(&k->mu);
+    if (pos > k->release_to) k->release_to = pos;
+    pthread_mutex_unlock(&k->mu);
     Py_RETURN_NONE;
 }
 
@@ -4238,6 +4276,8 @@ static PyMethodDef Kernel_methods[] = {
      "start(buf, pos, base, budget, hasher=None): walk the whole of buf[pos:] in the walker thread"},
     {"next", (PyCFunction)Kernel_next, METH_NOARGS, "next() -> Batch | None: the walker's next batch"},
     {"stop", (PyCFunction)Kernel_stop, METH_NOARGS, "stop(): end and join the walker, release the buffer"},
+    {"release", (PyCFunction)Kernel_release, METH_O,
+     "release(pos): the walker drops the mapped file's whole pages before pos from the mapping"},
     {"observe", (PyCFunction)Kernel_observe, METH_O, "observe(packet) -> Batch"},
     {"ignore", (PyCFunction)Kernel_ignore, METH_VARARGS, "ignore(a, ap, b, bp, proto, fid): queue an ignore"},
     {"finish", (PyCFunction)Kernel_finish, METH_NOARGS,

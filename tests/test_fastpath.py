@@ -1383,6 +1383,54 @@ def test_walker_lets_its_hasher_go(tmp_path: Path) -> None:
     assert got == [hashlib.sha256(data).hexdigest()]
 
 
+def _mapped_rss_kb(path: Path) -> int:
+    """This process's resident kB of its mappings of ``path`` (/proc/self/smaps)."""
+    total, inside = 0, False
+    with open("/proc/self/smaps") as smaps:
+        for line in smaps:
+            first = line.split(" ", 1)[0]
+            if "-" in first and not first.endswith(":"):  # a mapping's header line
+                inside = line.rstrip("\n").endswith(str(path))
+            elif inside and first == "Rss:":
+                total += int(line.split()[1])
+    return total
+
+
+@pytest.mark.skipif(not Path("/proc/self/smaps").exists(), reason="needs /proc/self/smaps")
+@pytest.mark.parametrize("released", [True, False], ids=["released", "kept"])
+def test_walker_drops_the_released_pages_of_a_mapped_file(tmp_path: Path, released: bool) -> None:
+    """release(pos) while the walker walks a mapped capture: the walker drops the pages before pos
+    from the mapping (a scan's memory must not grow with the capture's size); without it every
+    page walked stays resident."""
+    import mmap
+
+    payload = b"x" * 1200
+    recs = [(T0 + i * 1e-3, ipv4("10.0.0.1", "10.0.0.2", 17, udp_dgram(40000, 40001, payload), ident=i & 0xFFFF))
+            for i in range(34_000)]
+    path = write(tmp_path, "big.pcap", pcap_file(recs, 1, eth))
+    size = path.stat().st_size  # ~42 MB
+    with open(path, "rb") as fileobj, mmap.mmap(fileobj.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        kernel = FastScanner(FlowTable()).kernel
+        kernel.begin(0)
+        kernel.start(data, 0, 0, 256 << 10)
+        batches, done = 0, 0
+        while (batch := kernel.next()) is not None:
+            batches += 1
+            pos = batch.pos
+            batch.close()
+            if released and pos - done >= 2 << 20:
+                kernel.release(pos)
+                done = pos
+        rss = _mapped_rss_kb(path) * 1024
+        kernel.stop()
+    assert batches > 100 and kernel.file_stats()[0] == len(recs)  # the whole file walked
+    if released:  # what is left: the walker's lead over the last release, and the file's end
+        assert rss < size // 2, (rss, size)
+    else:
+        assert rss > size * 0.8, (rss, size)
+
+
+TRACED: list[float] = []
 TRACED: list[float] = []
 
 

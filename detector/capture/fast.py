@@ -107,8 +107,10 @@ except ImportError:  # not built: the scan falls back to the pure path
 __all__ = ["FastCounts", "FastScanner", "available", "fast_scan_file", "finish_scan", "threads_default"]
 
 BUDGET = 4 << 20  #: stored bytes the kernel reads per call (bounds the events held at once)
-#: mapped bytes walked before their pages are dropped from the mapping (each drop interrupts the
-#: other core to flush its TLB: once per 32 MiB, not per batch)
+#: mapped bytes walked before their pages are dropped from the mapping (``Kernel.release``: by
+#: the walker; without it a scan's resident memory would grow with the size of the capture, as
+#: mapped file pages count as resident; each drop interrupts the other core to flush its TLB:
+#: once per 32 MiB, not per batch)
 RELEASE_EVERY = 32 << 20
 
 ProgressFn = Callable[[int], None]  #: called with the TCP/UDP packets decoded so far in the file
@@ -131,21 +133,6 @@ class FastCounts:
 def available() -> bool:
     """True when the compiled kernel ``detector._fastpath`` is importable."""
     return _fastpath is not None
-
-
-def _release(data: mmap.mmap, start: int, end: int) -> int:
-    """Drop the whole pages of [start, end) from this process's mapping: they were read, their
-    bytes were copied out, and the page cache keeps them. Without this a scan's resident memory
-    would grow with the size of the capture (mapped file pages count as resident). Returns where
-    the next release starts (the end, rounded down to a page)."""
-    page = mmap.PAGESIZE
-    first = -(-start // page) * page
-    end = min(end, len(data)) // page * page
-    if end <= first:
-        return start
-    if hasattr(mmap, "MADV_DONTNEED"):
-        data.madvise(mmap.MADV_DONTNEED, first, end - first)
-    return end
 
 
 def threads_default() -> bool:
@@ -355,7 +342,8 @@ class FastScanner:
                 finally:
                     batch.close()
                 if batch.pos - released >= RELEASE_EVERY:  # the walker reads ahead of batch.pos only
-                    released = _release(data, released, batch.pos)
+                    kernel.release(batch.pos)  # its pages dropped from the mapping, by the walker
+                    released = batch.pos
                 if progress is not None:
                     progress(batch.decoded)
                 if batch.status != _fastpath.ST_MORE:
