@@ -801,6 +801,7 @@ typedef struct {
     Py_ssize_t run_pos, run_budget;
     Py_ssize_t release_to;    /* release(): the caller is done with run_view before this (k->mu) */
     Py_ssize_t released;      /* the walker has dropped the whole pages before this (walker only) */
+    Py_ssize_t release_seen;  /* the last release_to the walker applied (walker only) */
     int64_t run_base;
     pthread_mutex_t mu;
     pthread_cond_t wake_walker, wake_main;
@@ -3061,14 +3062,23 @@ static void *walker_main(void *arg) {
     Kernel *k = arg;
     for (;;) {
         pthread_mutex_lock(&k->mu);
-        while (!k->stopping && (k->n_ready >= WALK_AHEAD || k->at_barrier)) pthread_cond_wait(&k->wake_walker, &k->mu);
+        for (;;) { /* releases are applied at once, also while the walker waits */
+            Py_ssize_t release_to = k->release_to;
+            if (release_to > k->release_seen) {
+                k->release_seen = release_to;
+                pthread_mutex_unlock(&k->mu);
+                walker_release(k, release_to);
+                pthread_mutex_lock(&k->mu);
+                continue;
+            }
+            if (k->stopping || (k->n_ready < WALK_AHEAD && !k->at_barrier)) break;
+            pthread_cond_wait(&k->wake_walker, &k->mu);
+        }
         int stopping = k->stopping;
-        Py_ssize_t release_to = k->release_to;
         k->walker_busy = !stopping;
         kernel_gate(k);
         pthread_mutex_unlock(&k->mu);
         if (stopping) break;
-        if (release_to > k->released) walker_release(k, release_to);
         BatchData *b = batch_alloc();
         if (b == NULL) {
             pthread_mutex_lock(&k->mu);
@@ -3091,6 +3101,10 @@ static void *walker_main(void *arg) {
         k->walker_busy = 0;
         kernel_gate(k);
         pthread_cond_signal(&k->wake_main);
+        if (last && k->release_to > k->release_seen) { /* one asked for while the last batch was walked */
+            k->release_seen = k->release_to;
+            walker_release(k, k->release_to); /* under k->mu: release() does the rest from now on */
+        }
         pthread_mutex_unlock(&k->mu);
         if (last) return NULL;
     }
@@ -3958,7 +3972,7 @@ static PyObject *Kernel_start(Kernel *k, PyObject *args) {
     }
     if (get_view(bufobj, pos, &k->run_view) < 0) return NULL;
     k->run_pos = pos;
-    k->release_to = k->released = pos;
+    k->release_to = k->released = k->release_seen = pos;
     k->run_base = (int64_t)base;
     k->run_budget = budget;
     k->stopping = k->at_barrier = k->barrier_out = k->walker_done = k->walker_err = 0;
@@ -3980,7 +3994,9 @@ static PyObject *Kernel_start(Kernel *k, PyObject *args) {
  * the mapping (MADV_DONTNEED; the page cache keeps them) by the walker, before its next batch.
  * Without this a scan's resident memory would grow with the size of the capture (mapped file
  * pages count as resident). The walker does it so that Python's thread, which the walk waits for,
- * does not: ~12 ms of madvise per 489 MB, measured on the 1M-packet benchmark. */
+ * does not: ~12 ms of madvise per 489 MB, measured on the 1M-packet benchmark. Once the walker
+ * has made its last batch, the caller drops the pages itself (the walker no longer touches
+ * k->released then). */
 static PyObject *Kernel_release(Kernel *k, PyObject *arg) {
     Py_ssize_t pos = PyNumber_AsSsize_t(arg, PyExc_OverflowError);
     if (pos == -1 && PyErr_Occurred()) return NULL;
@@ -3990,6 +4006,10 @@ static PyObject *Kernel_release(Kernel *k, PyObject *arg) {
     }
     pthread_mutex_lock(&k->mu);
     if (pos > k->release_to) k->release_to = pos;
+    if (k->walker_done) /* the walker has walked its last batch and releases no more: here, then */
+        walker_release(k, k->release_to);
+    else
+        pthread_cond_signal(&k->wake_walker); /* also while it waits with its queue full */
     pthread_mutex_unlock(&k->mu);
     Py_RETURN_NONE;
 }
