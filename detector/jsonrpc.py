@@ -63,10 +63,23 @@ def parse_message(raw: bytes | str) -> Message | None:
                     _remembered.clear()
                 _remembered[raw] = msg  # type: ignore[index]
         return msg
-    return _parse(raw)
+    if _fast is not None:
+        msg = _fast(raw)  # the common case in C (detector._fastpath.MessageParser); NotImplemented: the rest
+        if msg is not NotImplemented:
+            return msg  # type: ignore[no-any-return]
+    return _parse_python(raw)
 
 
 def _parse(raw: bytes | str) -> Message | None:
+    if _fast is not None:
+        msg = _fast(raw)
+        if msg is not NotImplemented:
+            return msg  # type: ignore[no-any-return]
+    return _parse_python(raw)
+
+
+def _parse_python(raw: bytes | str) -> Message | None:
+    """``_parse`` in Python: the reference for MessageParser's common case, and every other case."""
     if isinstance(raw, (bytes, bytearray)):
         if raw[:1] == b"{":
             # the common case: strict UTF-8, one JSON value with at most JSON whitespace after
@@ -112,6 +125,14 @@ def message_from_object(obj: dict[str, Any]) -> Message | None:
         ident = _hashable_id(ident)
     extra = _NO_EXTRA if _KNOWN.issuperset(obj) else {k: v for k, v in obj.items() if k not in _KNOWN}
     return _new_tuple(Message, (method, ident, get("params"), get("result"), get("error"), is_response, extra))
+
+
+try:  # the compiled kernel's parser of the common case; without it, _parse_python parses everything
+    from detector._fastpath import MessageParser as _MessageParser
+except ImportError:
+    _fast: Any = None
+else:
+    _fast = _MessageParser(_scan_once, Message, _KNOWN, _NO_EXTRA, _hashable_id)
 
 
 def parse_body(raw: bytes) -> list[Message]:
