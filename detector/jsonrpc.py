@@ -63,15 +63,11 @@ def parse_message(raw: bytes | str) -> Message | None:
                     _remembered.clear()
                 _remembered[raw] = msg  # type: ignore[index]
         return msg
-    if _fast is not None:
-        msg = _fast(raw)  # the common case in C (detector._fastpath.MessageParser); NotImplemented: the rest
-        if msg is not NotImplemented:
-            return msg  # type: ignore[no-any-return]
-    return _parse_python(raw)
+    return _parse(raw)
 
 
 def _parse(raw: bytes | str) -> Message | None:
-    if _fast is not None:
+    if _fast is not None:  # the common case in C (detector._fastpath.MessageParser); NotImplemented: the rest
         msg = _fast(raw)
         if msg is not NotImplemented:
             return msg  # type: ignore[no-any-return]

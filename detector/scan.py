@@ -107,9 +107,9 @@ class Digests:
     """The SHA-256 digests of a scan's inputs that were still being computed when its findings were
     built. Each input record holds a placeholder in ``sha256`` meanwhile: a token of 64 random hex
     digits, the form and length of a digest, that nothing else in the findings can contain. Text
-    rendered from the findings meanwhile (report.html) becomes the final text by replacing each
-    token with its digest — unless a digest could not be computed: then the record also gains a
-    warning, and such text must be rendered again."""
+    rendered from the findings meanwhile (findings.json, report.md, report.html) becomes the final
+    text by writing each digest over its token (``detector.output.staged``) — unless a digest could
+    not be computed: then the record also gains a warning, and such text must be rendered again."""
 
     def __init__(self) -> None:
         self.pending: list[tuple[dict[str, Any], CaptureInfo, str]] = []  # (input record, info, token)

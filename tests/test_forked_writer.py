@@ -58,7 +58,7 @@ def test_the_childs_error_is_raised_here(tmp_path: Path, monkeypatch: pytest.Mon
     def broken(*_: Any) -> Path:
         raise UnreadableInputError("report.html: cannot write (disk full)")
 
-    monkeypatch.setattr(report, "_write_html", broken)
+    monkeypatch.setattr(report, "write_report_html", broken)
     with pytest.raises(UnreadableInputError, match="disk full"):
         report.write_outputs(_findings(), tmp_path)
     assert (tmp_path / "iocs.csv").is_file()  # the others were written meanwhile
@@ -78,7 +78,7 @@ def test_a_child_that_dies_or_cannot_say_why(tmp_path: Path, monkeypatch: pytest
             os._exit(7)
         raise Odd("odd failure")
 
-    monkeypatch.setattr(report, "_write_html", dies)
+    monkeypatch.setattr(report, "write_report_html", dies)
     expected = {"killed": "killed by signal 9", "unpicklable": "Odd: odd failure", "exit": "exit status 7"}[how]
     with pytest.raises(MinesweepError, match=expected):
         report.write_outputs(_findings(), tmp_path)

@@ -8,7 +8,8 @@ commands write identical files from identical findings.
 Public API: ``register(subparsers)``, ``run(args, stdout=None) -> int``,
 ``write_outputs(findings, out_dir, lang="en", first=()) -> list[Path]``,
 ``PageLater.start(findings, out_dir, lang, tokens=()) -> PageLater | None`` (report.html rendered
-while the inputs' digests are still being computed; ``tokens``: their placeholders).
+while the inputs' digests are still being computed; ``tokens``: their placeholders),
+``write_report_html(findings, out_dir, lang) -> Path`` (Jinja2 imported only there).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from detector.output.findings import read_findings
 from detector.output.iocs import write_iocs_csv
 from detector.output.staged import Staged
 
-__all__ = ["PageLater", "register", "run", "write_outputs"]
+__all__ = ["PageLater", "register", "run", "write_outputs", "write_report_html"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -48,7 +49,7 @@ def write_outputs(findings: dict[str, Any], out_dir: Path, lang: str = "en",
     writers in ``first`` (their paths come first in the list) run before the CSV files. report.html
     is written by a forked process meanwhile where that is safe (``detector.output.forked``)."""
     page = Path(out_dir) / "report.html"
-    html = forked.start(_write_html, findings, out_dir, lang, what=str(page), result=page)
+    html = forked.start(write_report_html, findings, out_dir, lang, what=str(page), result=page)
     try:
         paths = [write() for write in first]
         paths += [write_iocs_csv(findings, out_dir), write_sessions_csv(findings, out_dir),
@@ -59,7 +60,7 @@ def write_outputs(findings: dict[str, Any], out_dir: Path, lang: str = "en",
     return [*paths[:len(first)], html.wait(), *paths[len(first):]]
 
 
-def _write_html(findings: dict[str, Any], out_dir: Path, lang: str) -> Path:
+def write_report_html(findings: dict[str, Any], out_dir: Path, lang: str) -> Path:
     """report.html. The renderer and Jinja2 are imported here, in the forked process when there is
     one: a scan that never imports them in its own process saves ~15 ms."""
     from detector.output.html import write_html
@@ -110,7 +111,7 @@ class PageLater:
         finally:
             os.close(self.tell)
         path = self.job.wait()
-        return path if tokens is not None else _write_html(self.findings, self.out_dir, self.lang)
+        return path if tokens is not None else write_report_html(self.findings, self.out_dir, self.lang)
 
     def abandon(self) -> None:
         """This process is failing: the child writes nothing and is waited for."""
@@ -129,14 +130,10 @@ def _page_when_told(findings: dict[str, Any], lang: str, out_dir: Path, listen: 
         while chunk := os.read(listen, 65536):
             chunks.append(chunk)
         os.close(listen)
-    except BaseException:
-        page.discard()
-        raise
-    if not chunks:
-        page.discard()
-        return
-    try:
-        page.finish(json.loads(b"".join(chunks)))
+        if chunks:
+            page.finish(json.loads(b"".join(chunks)))
+        else:  # told nothing: no page
+            page.discard()
     except BaseException:
         page.discard()
         raise

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, TextIO
 from detector import prehash
 from detector.argtypes import add_findings_options
 from detector.capture.fast import available as fast_available
-from detector.commands.report import PageLater
+from detector.commands.report import PageLater, write_report_html
 from detector.errors import InputError, UnreadableInputError
 from detector.output import LANGS
 from detector.output.csvs import write_sessions_csv, write_subnets_csv
@@ -186,9 +186,7 @@ def _write(findings: dict, args: argparse.Namespace, digests: Digests | None = N
     if page is not None:
         page.finish(tokens)
     else:
-        from detector.output.html import write_html  # Jinja2 is imported only where the page is rendered
-
-        write_html(findings, out, args.lang)
+        write_report_html(findings, out, args.lang)
 
 
 def _check_scale(args: argparse.Namespace) -> None:
