@@ -801,7 +801,7 @@ typedef struct {
     Py_ssize_t run_pos, run_budget;
     Py_ssize_t release_to;    /* release(): the caller is done with run_view before this (k->mu) */
     Py_ssize_t released;      /* the walker has dropped the whole pages before this (walker only) */
-    Py_ssize_t release_seen;  /* the last release_to the walker applied (walker only) */
+    Py_ssize_t release_seen;  /* the last release_to applied (release_take) */
     int64_t run_base;
     pthread_mutex_t mu;
     pthread_cond_t wake_walker, wake_main;
@@ -3057,15 +3057,20 @@ static void walker_release(Kernel *k, Py_ssize_t to) {
     k->released = (Py_ssize_t)(end - base);
 }
 
+/* The position of a release() not yet applied, now taken (k->mu held); 0 when there is none. */
+static Py_ssize_t release_take(Kernel *k) {
+    if (k->release_to <= k->release_seen) return 0;
+    return k->release_seen = k->release_to;
+}
+
 /* The walker thread: walks the whole of run_view, WALK_AHEAD batches ahead of Python at most. */
 static void *walker_main(void *arg) {
     Kernel *k = arg;
     for (;;) {
         pthread_mutex_lock(&k->mu);
         for (;;) { /* releases are applied at once, also while the walker waits */
-            Py_ssize_t release_to = k->release_to;
-            if (release_to > k->release_seen) {
-                k->release_seen = release_to;
+            Py_ssize_t release_to = release_take(k);
+            if (release_to > 0) {
                 pthread_mutex_unlock(&k->mu);
                 walker_release(k, release_to);
                 pthread_mutex_lock(&k->mu);
@@ -3101,10 +3106,8 @@ static void *walker_main(void *arg) {
         k->walker_busy = 0;
         kernel_gate(k);
         pthread_cond_signal(&k->wake_main);
-        if (last && k->release_to > k->release_seen) { /* one asked for while the last batch was walked */
-            k->release_seen = k->release_to;
-            walker_release(k, k->release_to); /* under k->mu: release() does the rest from now on */
-        }
+        Py_ssize_t release_to = last ? release_take(k) : 0; /* asked for while the last batch was walked */
+        if (release_to > 0) walker_release(k, release_to); /* under k->mu: release() does the rest from now on */
         pthread_mutex_unlock(&k->mu);
         if (last) return NULL;
     }
@@ -4006,10 +4009,12 @@ static PyObject *Kernel_release(Kernel *k, PyObject *arg) {
     }
     pthread_mutex_lock(&k->mu);
     if (pos > k->release_to) k->release_to = pos;
-    if (k->walker_done) /* the walker has walked its last batch and releases no more: here, then */
-        walker_release(k, k->release_to);
-    else
+    if (k->walker_done) { /* the walker has walked its last batch and releases no more: here, then */
+        Py_ssize_t release_to = release_take(k);
+        if (release_to > 0) walker_release(k, release_to);
+    } else {
         pthread_cond_signal(&k->wake_walker); /* also while it waits with its queue full */
+    }
     pthread_mutex_unlock(&k->mu);
     Py_RETURN_NONE;
 }
@@ -4415,26 +4420,12 @@ static PyObject *mp_from_object(MessageParser *mp, PyObject *obj) {
     }
     Py_ssize_t pos = 0;
     PyObject *key, *value;
-    int all_known = 1;
-    while (PyDict_Next(obj, &pos, &key, &value)) {
+    while (PyDict_Next(obj, &pos, &key, &value)) { /* the other members, in order (made at the first) */
         int in = PySet_Contains(mp->known, key);
-        if (in < 0) goto fail;
-        if (!in) {
-            all_known = 0;
-            break;
-        }
+        if (in < 0 || (!in && extra == NULL && (extra = PyDict_New()) == NULL)) goto fail;
+        if (!in && PyDict_SetItem(extra, key, value) < 0) goto fail;
     }
-    if (all_known) {
-        extra = Py_NewRef(mp->no_extra);
-    } else {
-        extra = PyDict_New();
-        if (extra == NULL) goto fail;
-        pos = 0;
-        while (PyDict_Next(obj, &pos, &key, &value)) {
-            int in = PySet_Contains(mp->known, key);
-            if (in < 0 || (!in && PyDict_SetItem(extra, key, value) < 0)) goto fail;
-        }
-    }
+    if (extra == NULL) extra = Py_NewRef(mp->no_extra);
     if (!(params = dict_get_or_none(obj, mp->k_params)) || !(result = dict_get_or_none(obj, mp->k_result)) ||
         !(error = dict_get_or_none(obj, mp->k_error)))
         goto fail;
