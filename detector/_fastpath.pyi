@@ -1,6 +1,6 @@
 """Type stub of the compiled fast path (source: detector/_fastpath.c; driver: detector/capture/fast.py)."""
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 EV_PACKET: int  #: (EV_PACKET, fid, Packet)
@@ -14,6 +14,9 @@ EV_ACKS: int
 EV_SUMMARY: int
 #: (EV_DNS, ts, receiver, message): a DNS response (UDP, port 53, QR set); only with dns_events
 EV_DNS: int
+#: (EV_BEHAVIOUR, a, b, bp, flags_a, flags_b, client_is_a, silent): at finish(), with summary_gate, a
+#: flow whose summary nobody reads but its hosts' behaviour (detector.behaviour.Behaviour.tcp)
+EV_BEHAVIOUR: int
 #: (EV_ANSWERS, ts, receiver, asked, ((address, asked), ...)): instead of EV_DNS for the usual
 #: response, read by the kernel as detector.dialects.dns.answered_addresses reads it; only with dns_answers
 EV_ANSWERS: int
@@ -79,6 +82,7 @@ class Kernel:
         foreign_limit: int = 4,
         tcp_summaries_only: bool = False,
         dns_answers: bool = False,
+        summary_gate: tuple[float, int, int, int, tuple[int, ...]] | None = None,
     ) -> None: ...
     def begin(self, kind: int) -> None: ...
     def walk(self, buf: Any, pos: int, base: int, final: bool, budget: int) -> Batch: ...
@@ -89,6 +93,6 @@ class Kernel:
     def release(self, pos: int) -> None: ...
     def observe(self, packet: Any) -> Batch: ...
     def ignore(self, a: str, ap: int, b: str, bp: int, proto: int, fid: int) -> None: ...
-    def finish(self) -> Batch: ...
+    def finish(self, read: Iterable[tuple[str, int, str, int]] | None = None) -> Batch: ...
     def file_stats(self) -> tuple[int, int, float | None, float | None, list[int], list[tuple[int, int, int]], int, int, int]: ...
     def counts(self) -> tuple[int, int, int, int, int, int, int]: ...

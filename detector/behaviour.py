@@ -81,21 +81,26 @@ class Behaviour:
 
     # -- feeding ------------------------------------------------------------------------------
     def flow(self, f: FlowSummary) -> None:
-        if f.proto != TCP:
-            return
-        a_syn = bool(f.flags[0] & SYN) and f.client_is_a is not False  # a opened (or tried to)
-        b_synack = bool(f.flags[1] & SYN and f.flags[1] & ACK)
-        if a_syn and b_synack:  # a opened a connection that b accepted: b serves a
-            h = self.hosts[f.b]  # (_add inlined: every TCP flow of a scan comes here)
+        if f.proto == TCP:
+            self.tcp(f.a, f.b, f.bp, f.flags[0], f.flags[1], f.client_is_a, f.payload_packets == (0, 0))
+
+    def tcp(self, a: str, b: str, bp: int, flags_a: int, flags_b: int, client_is_a: bool | None,
+            silent: bool) -> None:
+        """``flow`` of a TCP flow's summary, from the fields it reads: ``a`` sent the first packet;
+        ``flags_a`` / ``flags_b``: the OR of each side's TCP flags; ``silent``: no payload either way.
+        The fast path's kernel gives a flow whose summary nobody else reads as these alone."""
+        a_syn = bool(flags_a & SYN) and client_is_a is not False  # a opened (or tried to)
+        if a_syn and flags_b & SYN and flags_b & ACK:  # a opened a connection that b accepted: b serves a
+            h = self.hosts[b]  # (_add inlined: every TCP flow of a scan comes here)
             if len(h.inbound_peers) < MAX_PEERS:
-                h.inbound_peers.add(f.a)
+                h.inbound_peers.add(a)
             if len(h.inbound_ports) < MAX_PEERS:
-                h.inbound_ports.add(f.bp)
-        elif a_syn and not f.flags[1] & SYN and f.payload_packets == (0, 0):
-            h = self.hosts[f.a]  # an unanswered (or refused) connection attempt
-            _add(h.scan_targets, f.b)
-            _add(h.scan_ports, f.bp)
-            _add(self.hosts[f.b].swept_by, f.a)
+                h.inbound_ports.add(bp)
+        elif a_syn and not flags_b & SYN and silent:
+            h = self.hosts[a]  # an unanswered (or refused) connection attempt
+            _add(h.scan_targets, b)
+            _add(h.scan_ports, bp)
+            _add(self.hosts[b].swept_by, a)
 
     def download(self, host: str, d: Download) -> None:
         h = self.hosts[host]
@@ -169,6 +174,10 @@ class SummaryStore(list):  # type: ignore[type-arg]
 
     #: only TCP summaries are kept or read: a producer may leave the others out
     tcp_only: ClassVar[bool] = True
+    #: a producer may give a TCP flow whose summary no stage after the scan reads as its behaviour
+    #: alone (``behaviour.tcp``): the fast path's kernel does, for the flows still live at the end
+    #: of the scan that detector.capture.fast's ``summary_gate`` lets by
+    behaviour_only: ClassVar[bool] = True
 
     def __init__(self) -> None:
         super().__init__()

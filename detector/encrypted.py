@@ -21,7 +21,9 @@ from detector.errors import NeedMoreData
 from detector.rules import Pool
 from detector.session import Session
 
-_SV2_FIRST = frozenset(size for sizes in sv2.ACTS.values() for size in sizes[:1])  #: act-1 sizes (64, 32)
+#: act-1 sizes (64, 32): a Stratum V2 flow's first payload, its client's, has one of them
+SV2_FIRST_SIZES = frozenset(size for sizes in sv2.ACTS.values() for size in sizes[:1])
+SV2_MIN_FIRST = 4  #: first payload sizes a flow's summary must hold to be read as a Stratum V2 handshake
 CLIENT_BYTES = 16 << 10  #: ClientHello bytes waited for
 SERVER_BYTES = 32 << 10  #: server handshake bytes waited for (certificate chains)
 
@@ -141,11 +143,11 @@ def _is_ip_literal(name: str) -> bool:
 def sv2_session(summary: FlowSummary, dns_names: dict[str, str]) -> Session | None:
     """A Stratum V2 session when the flow's first payload sizes are its Noise NX handshake and
     SetupConnection exchange (detector.dialects.sv2); everything after is encrypted by design."""
-    if summary.proto != TCP or len(summary.first_payloads) < 4:
+    if summary.proto != TCP or len(summary.first_payloads) < SV2_MIN_FIRST:
         return None
     client_is_a = summary.client_is_a if summary.client_is_a is not None else summary.first_payloads[0][0] == 0
     first_dir, first_size = summary.first_payloads[0]
-    if (first_dir == 0) != client_is_a or first_size not in _SV2_FIRST:
+    if (first_dir == 0) != client_is_a or first_size not in SV2_FIRST_SIZES:
         return None  # the handshake's act 1 is the client's own first segment of 32 or 64 bytes
     detector = sv2.Sv2Detector()
     for direction, size in summary.first_payloads:

@@ -465,39 +465,130 @@ def test_summaries_share_their_small_pairs() -> None:
     assert len(big) > 1 and len({id(b) for b in big}) == len(big)
 
 
+class _Given(SummaryStore):
+    """A SummaryStore that notes what it is given: summaries, and flows as their behaviour alone."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.given: list[FlowSummary] = []
+        self.rows: list[tuple[Any, ...]] = []
+        tcp = self.behaviour.tcp
+        in_append = [False]
+
+        def noted(*row: Any) -> None:
+            if not in_append[0]:  # given as a row, not through a summary's Behaviour.flow
+                self.rows.append(row)
+            tcp(*row)
+
+        self.behaviour.tcp = noted  # type: ignore[method-assign]
+        self._in_append = in_append
+
+    def append(self, summary: FlowSummary) -> None:
+        self.given.append(summary)
+        self._in_append[0] = True
+        try:
+            super().append(summary)
+        finally:
+            self._in_append[0] = False
+
+
+class _StoreTable(Recorder):
+    def __init__(self) -> None:
+        super().__init__()
+        self.summaries = _Given()
+
+
+def _read_by_scan(summaries: list[FlowSummary], findings: dict[str, Any]) -> list[FlowSummary]:
+    """The summaries a scan reads beyond their behaviour: what flowshape.eligible passes, what may
+    open a Stratum V2 handshake, and every flow with a session's 4-tuple."""
+    duration, packets, each, min_first, sizes = fast_mod.summary_gate()
+    keys = {frozenset([(s["client"], s["client_port"]), (s["server"], s["server_port"])]) for s in findings["sessions"]}
+    return [f for f in summaries if f.proto == TCP and (
+        (f.last_ts - f.first_ts >= duration and sum(f.payload_packets) >= packets and min(f.payload_packets) >= each)
+        or (len(f.first_payloads) >= min_first and f.first_payloads[0][1] in sizes)
+        or frozenset([(f.a, f.ap), (f.b, f.bp)]) in keys)]
+
+
+def _as_row(f: FlowSummary) -> tuple[Any, ...]:
+    return f.a, f.b, f.bp, f.flags[0], f.flags[1], f.client_is_a, f.payload_packets == (0, 0)
+
+
 def test_a_store_of_tcp_summaries_is_given_no_other() -> None:
     """SummaryStore keeps and reads TCP summaries only (``tcp_only``): the kernel then makes no
-    other summary, and the store and its behaviour aggregate are what they are fed the pure way."""
-
-    class StoreTable(Recorder):
-        def __init__(self) -> None:
-            super().__init__()
-            self.summaries = Given()
-
-    class Given(SummaryStore):
-        def __init__(self) -> None:
-            super().__init__()
-            self.given: list[FlowSummary] = []
-
-        def append(self, summary: FlowSummary) -> None:
-            self.given.append(summary)
-            super().append(summary)
-
+    other summary. It also takes a flow as its behaviour alone (``behaviour_only``): at the end of
+    the scan, the kernel gives every live TCP flow whose summary the scan does not read as the
+    fields Behaviour.tcp reads. The store is given the pure way's TCP summaries, in order, those
+    rows in place of some of them, every summary the scan reads among them; its aggregate and the
+    findings are the pure way's."""
     paths = _captures(CORPUS)
     pure = run_pure(paths)
     fed = SummaryStore()
     fed.extend(pure.summaries)
-    fast, table = run_fast(paths, StoreTable)
+    fast, table = run_fast(paths, _StoreTable)
     store = table.summaries
-    assert isinstance(store, Given)
-    assert store.given == [s for s in pure.summaries if s.proto == TCP]  # the same, in order, TCP only
+    assert isinstance(store, _Given)
+    tcp = [s for s in pure.summaries if s.proto == TCP]
     assert any(s.proto != TCP for s in pure.summaries)  # (there were others to leave out)
-    assert list(store) == list(fed)
+    assert store.rows and len(store.given) + len(store.rows) == len(tcp)
+    assert is_subsequence(store.given, tcp)  # type: ignore[arg-type]
+    as_rows = [_as_row(s) for s in tcp if s not in store.given]
+    assert store.rows == as_rows  # the others, each as its summary's fields, in order
+    read = _read_by_scan(tcp, pure.findings)
+    assert read and all(s in store.given for s in read)
     ref = FlowTable()  # the findings added the table's downloads and pool names to the store's aggregate
     ref.summaries, ref.downloads, ref.pool_names_seen = fed, table.downloads, table.pool_names_seen
     behaviour_records(ref)
     assert store.behaviour.hosts == fed.behaviour.hosts
     assert fast.findings == pure.findings
+
+
+def test_summary_gate_keeps_what_the_scan_reads(tmp_path: Path) -> None:
+    """Crafted flows live at the end of the scan: the kernel gives a summary for a miner's flow
+    (a live flow of the table), for a flow reusing the 4-tuple of a miner's ended session, for a
+    flow long and busy enough for flowshape.eligible and for one whose first payload has the size
+    of a Stratum V2 handshake's first act; a short TLS-like flow, a refused connection and a SYN
+    sweep come as their behaviour alone. The scan's findings are the pure way's."""
+    c, pool = "10.0.0.10", "192.0.2.77"
+    miner = Conv(c, pool, 40001, 3333, t=T0).handshake().stratum()
+    ended = Conv(c, pool, 40002, 3333, t=T0 + 1).handshake().stratum().fin()
+    reuse = Conv(c, pool, 40002, 3333, t=ended.t + 1).handshake()
+    for _ in range(40):
+        reuse.data(True, b"x" * 10)
+    long = Conv(c, "192.0.2.80", 40003, 8443, t=T0 + 2, step=2.0).handshake()
+    for _ in range(12):
+        long.data(True, b"a" * 20).data(False, b"b" * 30).idle(20)
+    sv2 = Conv(c, "192.0.2.81", 40004, 34255, t=T0 + 3).handshake()
+    for size in (64, 170, 90, 40):
+        sv2.data(size != 170, b"n" * size)
+    recs = miner.out + ended.out + reuse.out + long.out + sv2.out + bulk(c, "192.0.2.82", 40005, T0 + 4)
+    recs += Conv(c, "192.0.2.83", 40006, 22, t=T0 + 5).packet(True, 0x02).packet(False, 0x14).out
+    for i in range(3):
+        recs.append((T0 + 6 + i, ip_packet(c, f"203.0.113.{i}", 6, tcp_seg(45000 + i, 23, 7, 0, 0x02), i)))
+    path = write(tmp_path, "gate.pcap", pcap_file(sorted(recs, key=lambda r: r[0]), 1, eth))
+    pure = run_pure([path])
+    fast, table = run_fast([path], _StoreTable)
+    store = table.summaries
+    assert isinstance(store, _Given)
+    assert sorted(f.ap for f in store.given) == [40001, 40002, 40002, 40003, 40004]  # ended: during the walk
+    assert sorted(row[2] for row in store.rows) == [22, 23, 23, 23, 443]
+    by_key = {(f.a, f.b, f.bp): f for f in pure.summaries}
+    assert all(row == _as_row(by_key[row[:3]]) for row in store.rows)
+    assert fast.findings == pure.findings
+    assert [s["client_port"] for s in fast.findings["sessions"]] == [40001, 40002]
+
+
+def test_summary_gate_is_checked() -> None:
+    """A malformed summary_gate or read list is refused with a clear error."""
+    with pytest.raises(TypeError, match="summary_gate"):
+        _bare_kernel(Packet, summary_cls=FlowSummary, summary_gate=(1.0, 2))
+    with pytest.raises(ValueError, match="at most 8"):
+        _bare_kernel(Packet, summary_cls=FlowSummary, summary_gate=(1.0, 2, 3, 4, tuple(range(9))))
+    kernel = _bare_kernel(Packet, summary_cls=FlowSummary, summary_gate=(1.0, 2, 3, 4, (64,)), tcp_summaries_only=True)
+    with pytest.raises(TypeError, match="read"):
+        kernel.finish([("10.0.0.1", 1, "10.0.0.2")])
+    with pytest.raises(ValueError):
+        kernel.finish([("10.0.0.1", 1, "not an address", 2)])
+    assert list(kernel.finish([("10.0.0.1", 1, "10.0.0.2", 2), ("10.0.0.1", 1, "::1", 2)])) == []
 
 
 # -- crafted: link layers, IPv6 extension headers, fragments ---------------------------------------

@@ -135,6 +135,20 @@ def available() -> bool:
     return _fastpath is not None
 
 
+def summary_gate() -> tuple[float, int, int, int, tuple[int, ...]]:
+    """The kernel's ``summary_gate``: which summaries a scan reads beyond their hosts' behaviour
+    (detector.scan.build_findings). ``flowshape.suspected_sessions`` reads the flows
+    ``flowshape.eligible`` passes (its rules' minimum duration and payload packets),
+    ``encrypted.sv2_session`` the flows whose first payloads may open a Stratum V2 handshake; the
+    kernel adds the flows sharing a 4-tuple with a flow Python inspected or the gate passed
+    (sessions are matched to their flows' summaries by 4-tuple)."""
+    from detector import encrypted, flowshape
+
+    rules = flowshape.load_flowshape_rules()
+    return (rules.min_duration_s, rules.min_payload_packets, rules.min_payload_packets_each_way,
+            encrypted.SV2_MIN_FIRST, tuple(sorted(encrypted.SV2_FIRST_SIZES)))
+
+
 def threads_default() -> bool:
     """Whether plain files are walked by the kernel's walker thread (``MINESWEEP_FAST_THREADS``)."""
     return os.environ.get(THREADS_ENV, "1").strip() not in ("0", "no", "false", "off")
@@ -182,6 +196,8 @@ class FastScanner:
             summary_cls=FlowSummary,
             # a store that keeps and reads TCP summaries only (SummaryStore) is not given the others
             tcp_summaries_only=bool(getattr(table.summaries, "tcp_only", False)),
+            # ... and given the flows live at the end whose summaries nobody reads as their behaviour
+            summary_gate=summary_gate() if getattr(table.summaries, "behaviour_only", False) else None,
             first_payloads=FIRST_PAYLOADS,
             dns_events=callable(dns_answer),  # a table without the hook holds its DNS flows
             dns_answers=read_answers,
@@ -246,10 +262,25 @@ class FastScanner:
 
     def finish(self) -> None:
         """The end of the scan, before ``FlowTable.finish``: the kernel ends every flow still live
-        (flows stay live from one file to the next) and their summaries join ``table.summaries``."""
-        summary_event, keep = _fastpath.EV_SUMMARY, self.table.summaries.append
-        for event in self.kernel.finish():  # nearly all summaries: the others in order, as _dispatch does
-            if event[0] == summary_event:
+        (flows stay live from one file to the next) and their summaries join ``table.summaries`` —
+        as their behaviour alone where the store takes that (``summary_gate``)."""
+        table = self.table
+        store = table.summaries
+        summary_event, keep = _fastpath.EV_SUMMARY, store.append
+        behaviour_event = _fastpath.EV_BEHAVIOUR
+        tcp = store.behaviour.tcp if getattr(store, "behaviour_only", False) else None
+        # the flows whose summaries are read (by 4-tuple) besides those the kernel's gate lets by:
+        # every session so far, and every live flow (one may become a session as the table ends it)
+        read = None
+        if tcp is not None:
+            read = [(s.client, s.client_port, s.server, s.server_port) for s in table.sessions]
+            read += [key[:4] for key, _ in table.live()]
+        for event in self.kernel.finish(read):  # nearly all summaries: the others in order, as _dispatch does
+            kind = event[0]
+            if kind == behaviour_event:
+                assert tcp is not None
+                tcp(*event[1:])
+            elif kind == summary_event:
                 keep(event[2])
             else:
                 self._dispatch((event,))
