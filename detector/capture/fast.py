@@ -31,7 +31,10 @@ counters for flows in the table's states "new" and "ignored". It hands Python:
   at the end of the scan (``finish_scan``) — appended to ``table.summaries``: the kernel keeps the
   flow-shape counters over every packet, equal to what ``FlowTable.add`` keeps when it sees them
   all, so the table itself must not summarise (``keep_summaries`` is set False). A store that
-  keeps and reads TCP summaries only (``SummaryStore.tcp_only``) is given no other.
+  keeps and reads TCP summaries only (``SummaryStore.tcp_only``) is given no other; one that takes
+  a flow as its behaviour alone (``SummaryStore.behaviour_only``) is given, at the end of the scan,
+  each live TCP flow whose summary the scan does not read (``summary_gate``; the table's sessions
+  and live flows are told to ``Kernel.finish``) as the few fields ``Behaviour.tcp`` reads.
 
 Before each sweep and at the end of each file the table's flows are put back in creation order
 (``FlowTable.live`` / ``detach`` / ``install``): the pure table holds them in that order, and
