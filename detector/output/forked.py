@@ -19,6 +19,7 @@ Public API: ``start(fn, *args, what, result) -> Job``; ``Job.wait() -> Any``, ``
 
 from __future__ import annotations
 
+import gc
 import os
 import pickle
 import sys
@@ -58,6 +59,10 @@ class Job:
             code = 0
             try:
                 os.close(read)
+                # no cyclic collection: the child's work is bounded and it ends with os._exit,
+                # while each collection of the oldest generation walked the heap it shares with
+                # the parent, copying every page it wrote an object header of
+                gc.disable()
                 self.fn(*self.args)
             except BaseException as exc:  # noqa: BLE001 - everything is reported to the parent
                 code = 1
