@@ -12,14 +12,18 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from detector import poollists
 from detector.behaviour import FlowSummary
 from detector.capture.model import TCP
-from detector.dialects import sv2, tls
+from detector.dialects import sv2
 from detector.errors import NeedMoreData
 from detector.rules import Pool
 from detector.session import Session
+
+if TYPE_CHECKING:
+    from detector.dialects import tls
 
 #: act-1 sizes (64, 32): a Stratum V2 flow's first payload, its client's, has one of them
 SV2_FIRST_SIZES = frozenset(size for sizes in sv2.ACTS.values() for size in sizes[:1])
@@ -60,6 +64,8 @@ class TlsWatch:
 
     def feed(self, fwd: bool, chunk: bytes) -> str:
         """Add stream bytes; "wait", "pool" (facts.pool set) or "none" (not a pool / not TLS)."""
+        from detector.dialects import tls  # (~5 ms to import: only a scan that inspects TLS needs it)
+
         i = 0 if fwd else 1
         limit = CLIENT_BYTES if self.client_is_fwd in (None, fwd) else SERVER_BYTES
         if len(self.bufs[i]) < limit:
@@ -125,6 +131,8 @@ def _facts(hello: tls.ClientHello) -> TlsFacts:
 
 
 def _fingerprint(facts: TlsFacts, hello: tls.ClientHello) -> None:
+    from detector.dialects import tls
+
     try:
         facts.ja3 = tls.ja3(hello)[1]
         facts.ja4 = tls.ja4(hello)

@@ -78,7 +78,7 @@ cli.build_parser({argv!r})
 loaded = sorted(m.rpartition(".")[2] for m in sys.modules if m.startswith("detector.commands."))
 code = cli.main({argv!r}) if {run!r} else None
 print(json.dumps({{"commands": loaded, "jinja2": "jinja2" in sys.modules, "forks": forked.enabled(), "code": code,
-                  "parallel": "detector.parallel" in sys.modules}}))
+                  "parallel": "detector.parallel" in sys.modules, "tls": "detector.dialects.tls" in sys.modules}}))
 """
 
 
@@ -136,6 +136,18 @@ def test_a_scan_renders_report_html_in_the_forked_process_only(tmp_path):
         stamp = json.loads((out / "findings.json").read_text())["generated_at"]
         pages.append((out / "report.html").read_text().replace(str(out), "OUT").replace(stamp, "STAMP"))
     assert pages[0] and pages[0] == pages[1]
+
+
+def test_the_tls_parser_is_imported_by_a_scan_that_inspects_tls(tmp_path):
+    """detector.dialects.tls (~5 ms to import) is loaded when a flow the scan inspects is TLS, not
+    for a capture with none; the encrypted sample's pool behind TLS is found all the same."""
+    plain = _loaded(["scan", str(MINING), "--out", str(tmp_path / "plain"), "--quiet"], run_it=True)
+    assert plain["code"] == 0 and not plain["tls"]
+    tls = _loaded(["scan", str(REPO / "pcaps" / "encrypted-evasive.pcap"), "--out", str(tmp_path / "tls"), "--quiet"],
+                  run_it=True)
+    assert tls["code"] == 0 and tls["tls"]
+    sessions = json.loads((tmp_path / "tls" / "findings.json").read_text())["sessions"]
+    assert any(s["dialect"] == "tls" for s in sessions)
 
 
 @pytest.mark.parametrize("content, expect", [
