@@ -756,6 +756,8 @@ typedef struct {
     const uint8_t *hint[MAX_HINTS];
     Py_ssize_t hint_len[MAX_HINTS];
     int n_hints;
+    uint8_t hint_first[MAX_HINTS]; /* the distinct first bytes of the hints */
+    int n_hint_first;
     PyObject *hints_obj;
     uint32_t unhinted_limit;
     double idle_timeout;
@@ -1508,10 +1510,20 @@ static void apply_pending(Kernel *k) {
 /* Per-packet flow logic (FlowTable.add and _tcp for flows in state "new" and "ignored").       */
 
 /* could_be_mining(): '{' first, or any of HINTS inside. */
+/* Some hint occurs in data (or it begins with '{'). One memchr pass per distinct first byte of
+ * the hints (5 for detector/flows.py's 9), each hit compared with the hints beginning with it:
+ * a memmem per hint read the payload 9 times (~5 % of the walker's time on the benchmark). */
 static int hinted(const Kernel *k, const uint8_t *data, Py_ssize_t len) {
     if (len > 0 && data[0] == '{') return 1;
-    for (int i = 0; i < k->n_hints; i++)
-        if (memmem(data, (size_t)len, k->hint[i], (size_t)k->hint_len[i]) != NULL) return 1;
+    const uint8_t *end = data + len;
+    for (int f = 0; f < k->n_hint_first; f++) {
+        uint8_t first = k->hint_first[f];
+        for (const uint8_t *p = data; p < end && (p = memchr(p, first, (size_t)(end - p))) != NULL; p++)
+            for (int i = 0; i < k->n_hints; i++)
+                if (k->hint[i][0] == first && end - p >= k->hint_len[i] &&
+                    memcmp(p, k->hint[i], (size_t)k->hint_len[i]) == 0)
+                    return 1;
+    }
     return 0;
 }
 
@@ -4040,6 +4052,12 @@ static int Kernel_init(Kernel *k, PyObject *args, PyObject *kwds) {
         return -1;
     }
     k->n_hints = (int)n;
+    k->n_hint_first = 0;
+    for (int i = 0; i < k->n_hints; i++) {
+        int seen = 0;
+        for (int f = 0; f < k->n_hint_first; f++) seen |= k->hint_first[f] == k->hint[i][0];
+        if (!seen) k->hint_first[k->n_hint_first++] = k->hint[i][0];
+    }
     k->hints_obj = Py_NewRef(hints);
     k->unhinted_limit = unhinted_limit;
     k->idle_timeout = idle_timeout;

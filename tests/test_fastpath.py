@@ -1669,6 +1669,26 @@ def test_scan_of_rotated_files_summarises_flows_live_across_them(tmp_path: Path)
         (25, [23], 1, [22])
 
 
+def test_the_kernel_finds_hints_where_could_be_mining_does() -> None:
+    """The kernel hands a flow over at its first segment that ``flows.could_be_mining`` passes:
+    each hint inside a segment, at its end, cut short at its end, behind decoys that begin as it
+    does, or absent. The kernel looks for the hints' first bytes, then compares."""
+    rng = random.Random(7)
+    noise = bytes(rng.choice(b"abcdefxyz0123456789 ") for _ in range(300))
+    payloads = [b"zz" + h + b"zz" for h in flows.HINTS] + [noise + h for h in flows.HINTS]
+    payloads += [noise + h[:-1] for h in flows.HINTS] + [h[:-1] for h in flows.HINTS]
+    payloads += [b'"' * 40 + b'"id"', b'"' * 40 + b'"i', b"GE" * 30 + b"GET", b"\x16\x03" * 20 + b"\x16\x03\x02",
+                 b"HTTP/1" * 10, noise, b"x{" + noise, bytes(range(256)) * 3]
+    assert any(flows.could_be_mining(p) for p in payloads) and not all(flows.could_be_mining(p) for p in payloads)
+    recs = []
+    for i, payload in enumerate(payloads):
+        conv = Conv("10.0.0.10", "192.0.2.77", 40000 + i, 9000, t=T0 + i).handshake().data(True, payload, ack=False)
+        recs += conv.out
+    kernel = FastScanner(FlowTable()).kernel
+    kernel.begin(0)
+    handed = {e[2].ap for e in kernel.walk(pcap_file(recs, 1, eth), 0, 0, True, 1 << 30) if e[0] == _fastpath.EV_PRELUDE}
+    assert handed == {40000 + i for i, p in enumerate(payloads) if flows.could_be_mining(p)}
+
 def test_kernel_finish_and_summary_events() -> None:
     """Summaries come as events where a flow ends inside a walk (here: replaced by a new SYN) and
     from finish() for the flows still live, in creation order; finish() empties the kernel's
