@@ -142,9 +142,10 @@ def summary_gate() -> tuple[float, int, int, int, tuple[int, ...]]:
     """The kernel's ``summary_gate``: which summaries a scan reads beyond their hosts' behaviour
     (detector.scan.build_findings). ``flowshape.suspected_sessions`` reads the flows
     ``flowshape.eligible`` passes (its rules' minimum duration and payload packets),
-    ``encrypted.sv2_session`` the flows whose first payloads may open a Stratum V2 handshake; the
-    kernel adds the flows sharing a 4-tuple with a flow Python inspected or the gate passed
-    (sessions are matched to their flows' summaries by 4-tuple)."""
+    ``encrypted.sv2_session`` the flows whose first payloads may open a Stratum V2 handshake;
+    ``FastScanner.finish`` adds the 4-tuples of the table's sessions and live flows, and the kernel
+    keeps whole every summary of a 4-tuple of either (sessions are matched to their flows'
+    summaries by 4-tuple)."""
     from detector import encrypted, flowshape
 
     rules = flowshape.load_flowshape_rules()
@@ -175,6 +176,8 @@ class FastScanner:
                                "python setup.py build_ext --inplace)")
         self.table = table
         self.threads = threads_default() if threads is None else threads
+        #: the store takes flows as their behaviour alone: the kernel gives them so at the end
+        self._gated = bool(getattr(table.summaries, "behaviour_only", False))
         credit = getattr(table, "credit", None)
         dns_answer = getattr(table, "dns_answer", None)
         dns_answered = getattr(table, "dns_answered", None)
@@ -200,7 +203,7 @@ class FastScanner:
             # a store that keeps and reads TCP summaries only (SummaryStore) is not given the others
             tcp_summaries_only=bool(getattr(table.summaries, "tcp_only", False)),
             # ... and given the flows live at the end whose summaries nobody reads as their behaviour
-            summary_gate=summary_gate() if getattr(table.summaries, "behaviour_only", False) else None,
+            summary_gate=summary_gate() if self._gated else None,
             first_payloads=FIRST_PAYLOADS,
             dns_events=callable(dns_answer),  # a table without the hook holds its DNS flows
             dns_answers=read_answers,
@@ -271,7 +274,7 @@ class FastScanner:
         store = table.summaries
         summary_event, keep = _fastpath.EV_SUMMARY, store.append
         behaviour_event = _fastpath.EV_BEHAVIOUR
-        tcp = store.behaviour.tcp if getattr(store, "behaviour_only", False) else None
+        tcp = store.behaviour.tcp if self._gated else None
         # the flows whose summaries are read (by 4-tuple) besides those the kernel's gate lets by:
         # every session so far, and every live flow (one may become a session as the table ends it)
         read = None
