@@ -75,8 +75,9 @@
  * is given (the table's sessions and live flows: every session comes from one of them, or from a
  * flow the gate passes), the tuples of the flows the gate passes — duration >= min_duration,
  * payload packets >= min_packets in all and >= min_each each way, or at least min_first first
- * payloads of which the first has one of first_sizes — at finish() or ended earlier, and those of
- * flows still held: a session's summary is looked up by its 4-tuple among every flow of it.
+ * payloads of which the first has one of first_sizes — at finish() or ended earlier: a session's
+ * summary is looked up by its 4-tuple among every flow of it. (A flow still held at finish() is
+ * not Python's and never was: the kernel held it because the table would record nothing of it.)
  * Summaries emitted during the walk stay whole (a later flow on the same tuple may be read).
  *
  * Held ACKs (hold_acks=True). A pure ACK of a PYTHON TCP flow (no payload, no SYN / FIN / RST)
@@ -399,7 +400,7 @@ typedef struct {
         Pkt pkt;              /* PACKET */
         size_t flow;          /* PRELUDE, ACKS: index of the flow's snapshot in BatchData.flows */
         double ts;            /* SWEEP */
-        struct {              /* BEHAVIOUR: what make_behaviour gives of the flow */
+        struct {              /* BEHAVIOUR: the fields of the flow the event gives (emit_behaviour) */
             uint8_t a[16], b[16];
             uint16_t bp;
             uint8_t v6, flags_a, flags_b;
