@@ -255,12 +255,14 @@ typedef struct {
     uint8_t client;           /* client_is_a: 0 False, 1 True, 2 None */
     uint8_t handshake;        /* role_source: 0 "guess", 1 "handshake" */
     uint8_t has_seq;          /* bit d: next_seq[d] is set */
+    double last_ts;           /* in the first cache line with the key, hash and state: what a
+                               * lookup, the idle check and the sweep's pass over the table read */
+    uint64_t hash;
     uint32_t next_seq[2];
     uint32_t unhinted;
-    uint64_t hash;
     uint64_t fid;             /* serial number of this flow instance (1, 2, ...) */
     uint64_t packets[2], bytes[2], payload[2];
-    double first_ts, last_ts;
+    double first_ts;
     /* flow-shape accumulators of every packet, per direction (Direction in detector/flows.py;
      * emitted as a FlowSummary when the flow ends) */
     uint8_t flags_or[2];      /* OR of the TCP flags */
@@ -2342,6 +2344,7 @@ static int dns_answers(Kernel *k, const uint8_t *m, Py_ssize_t n, PyObject **out
 /* The idle sweep: end every flow silent for more than IDLE_TIMEOUT at time `now`. FlowTable
  * reads every flow's last_ts and may end flows: the held counts go first. */
 static int sweep(Kernel *k, double now) {
+    size_t i_end = k->cap;
     k->since_sweep = 0;
     if (flush_held(k) < 0) return -1;
     if (k->summary.cls != NULL) { /* the summaries of the flows it ends, in creation order */
@@ -2359,9 +2362,10 @@ static int sweep(Kernel *k, double now) {
         int r = emit_summaries(k, list, n, 0);
         PyMem_RawFree(list);
         if (r < 0) return -1;
+        if (n == 0) i_end = 0; /* nothing idle: no pass to remove anything (the usual sweep) */
     }
     size_t i = 0;
-    while (i < k->cap) {
+    while (i < i_end) {
         Flow *f = &k->flows[i];
         if (f->state != FLOW_EMPTY && now - f->last_ts > k->idle_timeout)
             flow_remove_at(k, i); /* an entry may shift into slot i: look at it again */
