@@ -897,13 +897,22 @@ static inline uint64_t addr_hash(uint64_t seed, const uint8_t *addr, uint8_t v6)
     return fmix64(seed ^ fmix64(x ^ v6) ^ (fmix64(y + 0x9E3779B97F4A7C15ULL) * 3));
 }
 
-/* Symmetric in the two endpoints, so that one probe finds a flow in either direction. */
+/* One endpoint of a packet (address, port), seeded: the address's two halves and the port are
+ * spread by odd multipliers (each a bijection) and mixed once. */
+static inline uint64_t endpoint_hash(uint64_t seed, const uint8_t *addr, uint8_t v6, uint16_t port) {
+    uint64_t x, y;
+    memcpy(&x, addr, 8);
+    memcpy(&y, addr + 8, 8);
+    return fmix64((x ^ seed) * 0x9E3779B97F4A7C15ULL + (y ^ ((seed >> 32) | (seed << 32))) * 0xC2B2AE3D27D4EB4FULL +
+                  (((uint64_t)port << 8) | v6) * 0x165667B19E3779F9ULL);
+}
+
+/* Symmetric in the two endpoints, so that one probe finds a flow in either direction. Three
+ * mixes per packet (nine before, two per address: ~5 % of the walker's time). */
 static inline uint64_t flow_hash(uint64_t seed, const Pkt *p) {
-    uint64_t h1 = addr_hash(seed, p->src, p->v6) ^ ((uint64_t)p->sport * 0x9E3779B97F4A7C15ULL);
-    uint64_t h2 = addr_hash(seed, p->dst, p->v6) ^ ((uint64_t)p->dport * 0x9E3779B97F4A7C15ULL);
-    h1 = fmix64(h1);
-    h2 = fmix64(h2);
-    return fmix64((h1 + h2) ^ (h1 * h2) ^ ((uint64_t)p->proto << 8) ^ p->v6);
+    uint64_t h1 = endpoint_hash(seed, p->src, p->v6, p->sport);
+    uint64_t h2 = endpoint_hash(seed, p->dst, p->v6, p->dport);
+    return fmix64((h1 + h2) ^ (h1 * h2) ^ ((uint64_t)p->proto << 8));
 }
 
 /* ------------------------------------------------------------------------------------------ */
