@@ -1682,15 +1682,30 @@ static int tls_settles(Kernel *k, const Flow *f, const Pkt *p, int d) {
 /* FlowTable would end it with no session, whole lines and messages only, nothing to flush.    */
 
 /* Case-insensitive substring test (needle in lower case) over s[:n]. */
-static int has_icase(const uint8_t *s, Py_ssize_t n, const char *needle) {
-    size_t m = strlen(needle);
-    for (Py_ssize_t i = 0; i + (Py_ssize_t)m <= n; i++) {
-        size_t j = 0;
-        while (j < m && (uint8_t)(s[i + j] | (s[i + j] >= 'A' && s[i + j] <= 'Z' ? 0x20 : 0)) == (uint8_t)needle[j]) j++;
-        if (j == m) return 1;
+static inline uint8_t lower_ascii(uint8_t c) { return (uint8_t)(c | (c >= 'A' && c <= 'Z' ? 0x20 : 0)); }
+
+/* `needle` (lowercase) occurs at s, its n bytes long enough, ignoring ASCII case. */
+static inline int at_icase(const uint8_t *s, Py_ssize_t n, const char *needle, size_t m) {
+    if ((size_t)n < m) return 0;
+    size_t j = 0;
+    while (j < m && lower_ascii(s[j]) == (uint8_t)needle[j]) j++;
+    return j == m;
+}
+
+/* One of two lowercase needles occurs in s[0:n], ignoring ASCII case: one pass for both (each
+ * header scan looked for two names, once per name). `other` may be NULL. */
+static int has_icase2(const uint8_t *s, Py_ssize_t n, const char *needle, const char *other) {
+    size_t m = strlen(needle), m2 = other != NULL ? strlen(other) : 0;
+    uint8_t c = (uint8_t)needle[0], c2 = other != NULL ? (uint8_t)other[0] : c;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        uint8_t x = lower_ascii(s[i]);
+        if (x == c && at_icase(s + i, n - i, needle, m)) return 1;
+        if (other != NULL && x == c2 && at_icase(s + i, n - i, other, m2)) return 1;
     }
     return 0;
 }
+
+static int has_icase(const uint8_t *s, Py_ssize_t n, const char *needle) { return has_icase2(s, n, needle, NULL); }
 
 static inline int sp_tab(uint8_t c) { return c == ' ' || c == '\t'; }
 static inline int json_ws(uint8_t c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
@@ -1929,7 +1944,7 @@ static int http_head(const uint8_t *m, Py_ssize_t n, Head *out) {
             return 0;
         }
     }
-    if (has_icase(m, head, "transfer-encoding") || has_icase(m, head, "content-encoding")) return 0;
+    if (has_icase2(m, head, "transfer-encoding", "content-encoding")) return 0;
     Py_ssize_t pos = 0;
     for (int line = 0; pos <= head && line < HTTP_HEADER_LINES; line++) {
         const uint8_t *nl = memmem(m + pos, (size_t)(head - pos), "\r\n", 2);
@@ -2072,7 +2087,7 @@ static int http_get(const Kernel *k, const Pkt *p) {
     if (!k->settle_http || p->plen < 8 || p->plen > HTTP_REQUEST_MAX || memcmp(p->payload, "GET ", 4) != 0) return 0;
     const uint8_t *end = memmem(p->payload, (size_t)p->plen, "\r\n\r\n", 4);
     if (end == NULL || end + 4 != p->payload + p->plen) return 0;
-    return !has_icase(p->payload, p->plen, "content-length") && !has_icase(p->payload, p->plen, "transfer-encoding");
+    return !has_icase2(p->payload, p->plen, "content-length", "transfer-encoding");
 }
 
 /* The response segment p on which FlowTable would ignore a held GET's flow, recording nothing. */
