@@ -32,9 +32,11 @@ import os
 import platform
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -98,12 +100,19 @@ def _measure(cmd: list[str], stdout_path: Path, timeout: float) -> tuple[float, 
     wrapped = [TIME_BIN, "-v", *cmd] if os.access(TIME_BIN, os.X_OK) else cmd
     with open(stdout_path, "wb") as out, tempfile.TemporaryFile() as err:
         t0 = time.perf_counter()
+        p = subprocess.Popen(wrapped, stdout=out, stderr=err)
+        # a blocking wait, with a watchdog for the timeout: Popen.wait(timeout) (and so
+        # subprocess.run(timeout=...)) polls with sleeps growing to 50 ms, and saw a tool end up to
+        # 50 ms late — every wall time was rounded up to that grid
+        watchdog = threading.Timer(timeout, p.kill)
+        watchdog.start()
         try:
-            p = subprocess.run(wrapped, stdout=out, stderr=err, timeout=timeout, check=False)
-            rc = p.returncode
-        except subprocess.TimeoutExpired:
-            rc = -9
+            rc = p.wait()
+        finally:
+            watchdog.cancel()
         wall = time.perf_counter() - t0
+        if rc == -signal.SIGKILL and wall >= timeout:
+            rc = -9  # timed out
         err.seek(0)
         stderr = err.read().decode("utf-8", "replace")
     return wall, _parse_time_v(stderr), stderr, rc

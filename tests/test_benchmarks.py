@@ -309,3 +309,16 @@ def test_run_rejects_bad_capture_in_one_line(tmp_path: Path, content: bytes | No
 def test_run_rejects_unknown_peer(tiny: Path, tmp_path: Path) -> None:
     r = _run(tiny, tmp_path / "res", "--peers", "wireshark-gui")
     assert r.returncode == 2 and "unknown peer" in r.stderr
+
+
+def test_run_measures_a_tools_end_without_polling(tmp_path: Path) -> None:
+    """A tool's wall time is taken when it ends: a 0.12 s sleep measures ~0.12 s, not the next
+    step of a polling wait (subprocess.run(timeout=...) sleeps up to 50 ms between looks, and a
+    0.12 s tool measured ~0.16 s); a tool past --timeout is killed and reported as such."""
+    import run
+
+    walls = sorted(run._measure([sys.executable, "-c", "import time; time.sleep(0.12)"], tmp_path / "out", 30)[0]
+                   for _ in range(3))
+    assert 0.12 <= walls[0] < 0.145, walls
+    wall, _, _, rc = run._measure([sys.executable, "-c", "import time; time.sleep(30)"], tmp_path / "out", 0.5)
+    assert rc == -9 and 0.5 <= wall < 5
