@@ -1332,9 +1332,8 @@ static void tuple_make(TupleSlot *t, const uint8_t *a, uint16_t ap, const uint8_
 static void tuple_of_flow(const Flow *f, TupleSlot *t) { tuple_make(t, f->a, f->ap, f->b, f->bp, f->v6); }
 
 static uint64_t tuple_hash(uint64_t seed, const TupleSlot *t) {
-    uint64_t h1 = fmix64(addr_hash(seed, t->lo, t->v6) ^ ((uint64_t)t->lo_port * 0x9E3779B97F4A7C15ULL));
-    uint64_t h2 = fmix64(addr_hash(seed, t->hi, t->v6) ^ ((uint64_t)t->hi_port * 0x9E3779B97F4A7C15ULL));
-    return fmix64(h1 ^ (h2 * 0xC2B2AE3D27D4EB4FULL));
+    uint64_t h1 = endpoint_hash(seed, t->lo, t->v6, t->lo_port), h2 = endpoint_hash(seed, t->hi, t->v6, t->hi_port);
+    return fmix64(h1 ^ (h2 * 0xC2B2AE3D27D4EB4FULL)); /* the endpoints are in order: need not be symmetric */
 }
 
 static int tuple_same(const TupleSlot *x, const TupleSlot *y) {
@@ -1521,10 +1520,10 @@ static void apply_pending(Kernel *k) {
 /* ------------------------------------------------------------------------------------------ */
 /* Per-packet flow logic (FlowTable.add and _tcp for flows in state "new" and "ignored").       */
 
-/* could_be_mining(): '{' first, or any of HINTS inside. */
-/* Some hint occurs in data (or it begins with '{'). One memchr pass per distinct first byte of
- * the hints (5 for detector/flows.py's 9), each hit compared with the hints beginning with it:
- * a memmem per hint read the payload 9 times (~5 % of the walker's time on the benchmark). */
+/* could_be_mining(): data begins with '{', or some hint occurs in it. One memchr pass per
+ * distinct first byte of the hints (5 for detector/flows.py's 9), each hit compared with the
+ * hints beginning with it: a memmem per hint read the payload 9 times (~5 % of the walker's time
+ * on the benchmark). */
 static int hinted(const Kernel *k, const uint8_t *data, Py_ssize_t len) {
     if (len > 0 && data[0] == '{') return 1;
     const uint8_t *end = data + len;
@@ -1681,7 +1680,7 @@ static int tls_settles(Kernel *k, const Flow *f, const Pkt *p, int d) {
 /* that ends held (FIN/RST, then replaced, idle, swept or at the end of the scan) is dropped:   */
 /* FlowTable would end it with no session, whole lines and messages only, nothing to flush.    */
 
-/* Case-insensitive substring test (needle in lower case) over s[:n]. */
+/* Case-insensitive substring tests (needles in lower case). */
 static inline uint8_t lower_ascii(uint8_t c) { return (uint8_t)(c | (c >= 'A' && c <= 'Z' ? 0x20 : 0)); }
 
 /* `needle` (lowercase) occurs at s, its n bytes long enough, ignoring ASCII case. */
@@ -1705,6 +1704,7 @@ static int has_icase2(const uint8_t *s, Py_ssize_t n, const char *needle, const 
     return 0;
 }
 
+/* `needle` (lowercase) occurs in s[0:n], ignoring ASCII case. */
 static int has_icase(const uint8_t *s, Py_ssize_t n, const char *needle) { return has_icase2(s, n, needle, NULL); }
 
 static inline int sp_tab(uint8_t c) { return c == ' ' || c == '\t'; }
@@ -4465,9 +4465,6 @@ static PyObject *Kernel_ignore(Kernel *k, PyObject *args) {
     Py_RETURN_NONE;
 }
 
-/* finish() -> Batch: the end of the scan (FlowTable.finish ends every flow): held ACK counts not
- * handed over yet, then the summary of every live flow in creation order; the flow table is
- * emptied (a later file starts new flows, as it would after FlowTable.finish). */
 /* `read` (summary_gate): the 4-tuples (a, ap, b, bp) of the table's sessions and live flows, whose
  * summaries are read. */
 static int kept_read(Kernel *k, PyObject *read) {
@@ -4494,6 +4491,10 @@ static int kept_read(Kernel *k, PyObject *read) {
     return PyErr_Occurred() ? -1 : 0;
 }
 
+/* finish(read=None) -> Batch: the end of the scan (FlowTable.finish ends every flow): held ACK
+ * counts not handed over yet, then the summary of every live flow in creation order (or its
+ * behaviour: see "Behaviour only"); the flow table is emptied (a later file starts new flows, as
+ * it would after FlowTable.finish). */
 static PyObject *Kernel_finish(Kernel *k, PyObject *args, PyObject *kwds) {
     static char *kwlist[] = {"read", NULL};
     PyObject *read = Py_None;

@@ -277,10 +277,8 @@ class FastScanner:
         tcp = store.behaviour.tcp if self._gated else None
         # the flows whose summaries are read (by 4-tuple) besides those the kernel's gate lets by:
         # every session so far, and every live flow (one may become a session as the table ends it)
-        read = None
-        if tcp is not None:
-            read = [(s.client, s.client_port, s.server, s.server_port) for s in table.sessions]
-            read += [key[:4] for key, _ in table.live()]
+        read = ([(s.client, s.client_port, s.server, s.server_port) for s in table.sessions]
+                + [key[:4] for key, _ in table.live()]) if self._gated else None
         for event in self.kernel.finish(read):  # nearly all summaries: the others in order, as _dispatch does
             kind = event[0]
             if kind == behaviour_event:
