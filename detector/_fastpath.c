@@ -949,9 +949,43 @@ static void *table_alloc(size_t n, size_t size) {
     return t;
 }
 
+/* The flow table: tens of MB on a large capture (448 bytes a slot, at most half full), probed at
+ * random for every packet. From HUGE_PAGE bytes on it is mapped on its own, aligned to and
+ * advised (MADV_HUGEPAGE) for 2 MiB pages where the system's transparent huge pages allow it: its
+ * pages are then written in a few faults instead of one per 4 KiB (the walker spent ~16 % of its
+ * time in those faults on the 1M-packet benchmark), and a probe misses the TLB far less. Where
+ * huge pages are off, it is the same table in 4 KiB pages. */
+#define HUGE_PAGE ((size_t)2 << 20)
+
+static size_t flows_mapped(size_t cap) { /* bytes mapped for a table of cap slots; 0: malloc'd */
+    size_t bytes = cap * sizeof(Flow);
+    return bytes < HUGE_PAGE ? 0 : (bytes + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
+}
+
+static Flow *flows_alloc(size_t cap) {
+    size_t len = flows_mapped(cap);
+    if (len == 0) return table_alloc(cap, sizeof(Flow));
+    uint8_t *m = mmap(NULL, len + HUGE_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) return NULL;
+    uint8_t *t = (uint8_t *)(((uintptr_t)m + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
+    if (t > m) munmap(m, (size_t)(t - m));
+    munmap(t + len, (size_t)(m + HUGE_PAGE - t)); /* what is left past the table (never 0) */
+    madvise(t, len, MADV_HUGEPAGE); /* a hint: refused, the table stays in 4 KiB pages */
+    memset(t, 0, len); /* zero already: its pages are written now (see table_alloc) */
+    return (Flow *)t;
+}
+
+static void flows_free(Flow *t, size_t cap) {
+    size_t len = flows_mapped(cap);
+    if (len == 0)
+        PyMem_RawFree(t);
+    else if (t != NULL)
+        munmap(t, len);
+}
+
 static int flow_grow(Kernel *k) {
     size_t ncap = k->cap * 2;
-    Flow *nf = table_alloc(ncap, sizeof(Flow));
+    Flow *nf = flows_alloc(ncap);
     if (nf == NULL) return -1;
     for (size_t i = 0; i < k->cap; i++) {
         Flow *f = &k->flows[i];
@@ -960,7 +994,7 @@ static int flow_grow(Kernel *k) {
         while (nf[j].state != FLOW_EMPTY) j = (j + 1) & (ncap - 1);
         nf[j] = *f;
     }
-    PyMem_RawFree(k->flows);
+    flows_free(k->flows, k->cap);
     k->flows = nf;
     k->cap = ncap;
     return 0;
@@ -3869,7 +3903,7 @@ static void Kernel_dealloc(Kernel *k) {
     }
     if (k->flows != NULL)
         for (size_t i = 0; i < k->cap; i++) flow_drop_held(k, &k->flows[i]);
-    PyMem_RawFree(k->flows);
+    flows_free(k->flows, k->cap);
     PyMem_RawFree(k->ips);
     PyMem_RawFree(k->pool_ips);
     PyMem_RawFree(k->kept);
@@ -4122,7 +4156,7 @@ static int Kernel_init(Kernel *k, PyObject *args, PyObject *kwds) {
         PyErr_SetString(PyExc_RuntimeError, "cannot create the kernel's lock");
         return -1;
     }
-    k->flows = table_alloc(k->cap, sizeof(Flow)); /* last: non-NULL means initialised */
+    k->flows = flows_alloc(k->cap); /* last: non-NULL means initialised */
     if (k->flows == NULL) {
         pthread_mutex_destroy(&k->mu);
         pthread_cond_destroy(&k->wake_walker);

@@ -1521,6 +1521,47 @@ def test_walker_drops_the_released_pages_of_a_mapped_file(tmp_path: Path, releas
         assert rss > size * 0.8, (rss, size)
 
 
+THP = Path("/sys/kernel/mm/transparent_hugepage/enabled")
+
+
+def _huge_advised() -> set[tuple[int, int]]:
+    """(start, size) of this process's mappings advised for transparent huge pages (VmFlags "hg")."""
+    found, start, size = set(), 0, 0
+    with open("/proc/self/smaps") as smaps:
+        for line in smaps:
+            first = line.split(" ", 1)[0]
+            if "-" in first and not first.endswith(":"):  # a mapping's header line
+                low, high = (int(x, 16) for x in first.split("-"))
+                start, size = low, high - low
+            elif first == "VmFlags:" and " hg" in line:
+                found.add((start, size))
+    return found
+
+
+def test_a_flow_table_past_two_mib(tmp_path: Path) -> None:
+    """6,000 flows live at once, a miner among them: the kernel's table grows to 16,384 slots (past
+    2 MiB, where it is mapped on its own); the results are the pure path's. Where transparent huge
+    pages can be had, the table's mapping is 2 MiB aligned and advised for them, and goes with the
+    kernel."""
+    recs = [(T0 + i * 1e-3, ip_packet(f"10.2.{i // 250}.{i % 250}", "198.51.100.7", 6,
+                                      tcp_seg(40000 + i % 1000, 443, 7, 0, 0x02), i & 0xFFFF))
+            for i in range(6000)]
+    miner = Conv("10.0.0.10", "192.0.2.77", 40001, 3333, t=T0 + 3).handshake().stratum().fin()
+    path = write(tmp_path, "wide.pcap", pcap_file(sorted(recs + miner.out, key=lambda r: r[0]), 1, eth))
+    out = same(path)
+    assert len(out.findings["sessions"]) == 1 and out.flows_seen == 6001
+    if not Path("/proc/self/smaps").exists() or not THP.exists() or "[never]" in THP.read_text():
+        return  # no huge pages to ask for: the table is in ordinary pages (same results, above)
+    before = _huge_advised()
+    table = FlowTable()
+    fast_scan_file(path, table)
+    grown = [(start, size) for start, size in _huge_advised() - before if size >= 2 << 20]
+    assert len(grown) == 1 and grown[0][0] % (2 << 20) == 0 and grown[0][1] >= 16384 * 448, grown
+    finish_scan(table)
+    del table
+    assert not _huge_advised() - before  # unmapped with the kernel
+
+
 TRACED: list[float] = []
 TRACED: list[float] = []
 
