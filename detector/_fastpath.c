@@ -949,7 +949,7 @@ static void *table_alloc(size_t n, size_t size) {
     return t;
 }
 
-/* The flow table: tens of MB on a large capture (448 bytes a slot, at most half full), probed at
+/* The flow table: tens of MB on a large capture (416 bytes a slot, at most half full), probed at
  * random for every packet. From HUGE_PAGE bytes on it is mapped on its own, aligned to and
  * advised (MADV_HUGEPAGE) for 2 MiB pages where the system's transparent huge pages allow it: its
  * pages are then written in a few faults instead of one per 4 KiB (the walker spent ~16 % of its
