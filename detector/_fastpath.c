@@ -1465,9 +1465,10 @@ static int emit_summaries(Kernel *k, Flow **list, size_t n, int last) {
             const Flow *f = list[i];
             if (gate_passes(k, f) && kept_add(k, f) < 0) return -1;
         }
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = 0; i < n; i++) { /* the TCP flows' gate was passed above: not again */
             const Flow *f = list[i];
-            int r = f->proto == TCP && !kept_has(k, f) ? emit_behaviour(k, f) : emit_summary(k, f);
+            int r = f->proto != TCP ? emit_summary(k, f) : kept_has(k, f) ? emit_flow(k, EV_SUMMARY, f)
+                                                                          : emit_behaviour(k, f);
             if (r < 0) return -1;
         }
         return 0;
