@@ -260,6 +260,7 @@ typedef struct {
     uint64_t hash;
     uint32_t next_seq[2];
     uint32_t unhinted;
+    uint32_t slot;            /* its place in the kernel's store of flows, from 1 (see "The flow table") */
     uint64_t fid;             /* serial number of this flow instance (1, 2, ...) */
     uint64_t packets[2], bytes[2], payload[2];
     double first_ts;
@@ -285,6 +286,11 @@ typedef struct {
     struct Held *held_pkts;   /* HELD flows: their packets so far */
     uint32_t first_len[MAX_FIRST_PAYLOADS]; /* lengths of the first payload packets */
 } Flow;
+
+/* An entry of the flow table's index: the low 32 bits of a flow's hash and its slot (0: empty). */
+typedef struct {
+    uint32_t h32, slot;
+} FlowRef;
 
 /* The packets of a HELD flow (see "Holding flows" below): copies, with the flow's counts before
  * the first of them (the Prelude's, should the flow be handed over) and what they told so far. */
@@ -795,9 +801,14 @@ typedef struct {
     int settle_tls;
     StrSet pools;
     /* --- walk state: used by one walk at a time (walker thread, or the caller's) --- */
-    /* flows: open addressing, linear probing, backward-shift deletion */
-    Flow *flows;
-    size_t cap, count;
+    /* flows: a store of chunks that never move, found through an index (see "The flow table") */
+    FlowRef *index;           /* open addressing, linear probing, backward-shift deletion */
+    size_t cap, count;        /* index entries (a power of two), flows live */
+    Flow **chunks;            /* FLOW_CHUNK flows each */
+    size_t n_chunks;
+    uint32_t n_slots;         /* slots taken so far: the store's high-water mark */
+    uint32_t *free_slots;     /* slots let go of, taken again first (room for every slot) */
+    size_t n_free;
     uint64_t next_fid, flows_seen, since_sweep;
     int any_held;             /* some flow may hold ACK counts */
     /* distinct addresses of created flows */
@@ -930,12 +941,32 @@ static inline int flow_matches(const Flow *f, const Pkt *p, uint64_t h) {
            memcmp(f->b, p->src, 16) == 0;
 }
 
+/* The flow table. The flows live in a store of chunks that never move, FLOW_CHUNK flows each (one
+ * 2 MiB page); a slot a flow lets go of is taken by the next new flow. A lookup probes an index of
+ * FlowRefs (8 bytes: the low 32 bits of a flow's hash and its slot), kept at most half full, and
+ * reads only the flows whose hash bits match. Until session 10 the table held the flows
+ * themselves, kept half full: on the 1M-packet benchmark it doubled up to 65,536 slots of 416
+ * bytes, writing 26 MB of fresh memory at its last doubling and 14 MB before. Fresh memory is dear
+ * on a virtual machine whose balloon hands freed pages back to the host: in most benchmark runs
+ * writing those two tables took the walker ~75 ms (~8 ms in the others). The store writes ~9 MB
+ * for the same flows, and a doubling rewrites the index only (512 KB at 65,536 entries). */
+#define HUGE_PAGE ((size_t)2 << 20)
+#define FLOW_CHUNK (HUGE_PAGE / sizeof(Flow))
+
+static inline Flow *flow_at(const Kernel *k, uint32_t slot) {
+    return &k->chunks[(slot - 1) / FLOW_CHUNK][(slot - 1) % FLOW_CHUNK];
+}
+
 static Flow *flow_find(Kernel *k, const Pkt *p, uint64_t h) {
     size_t mask = k->cap - 1;
-    for (size_t i = h & mask;; i = (i + 1) & mask) {
-        Flow *f = &k->flows[i];
-        if (f->state == FLOW_EMPTY) return NULL;
-        if (flow_matches(f, p, h)) return f;
+    uint32_t h32 = (uint32_t)h;
+    for (size_t i = h32 & mask;; i = (i + 1) & mask) {
+        FlowRef r = k->index[i];
+        if (r.slot == 0) return NULL;
+        if (r.h32 == h32) {
+            Flow *f = flow_at(k, r.slot);
+            if (flow_matches(f, p, h)) return f;
+        }
     }
 }
 
@@ -949,55 +980,54 @@ static void *table_alloc(size_t n, size_t size) {
     return t;
 }
 
-/* The flow table: tens of MB on a large capture (416 bytes a slot, at most half full), probed at
- * random for every packet. From HUGE_PAGE bytes on it is mapped on its own, aligned to and
- * advised (MADV_HUGEPAGE) for 2 MiB pages where the system's transparent huge pages allow it: its
- * pages are then written in a few faults instead of one per 4 KiB (the walker spent ~16 % of its
- * time in those faults on the 1M-packet benchmark), and a probe misses the TLB far less. Where
- * huge pages are off, it is the same table in 4 KiB pages. */
-#define HUGE_PAGE ((size_t)2 << 20)
-
-static size_t flows_mapped(size_t cap) { /* bytes mapped for a table of cap slots; 0: malloc'd */
-    size_t bytes = cap * sizeof(Flow);
-    return bytes < HUGE_PAGE ? 0 : (bytes + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
+static int index_grow(Kernel *k) {
+    size_t ncap = k->cap * 2;
+    FlowRef *n = table_alloc(ncap, sizeof(FlowRef));
+    if (n == NULL) return -1;
+    for (size_t i = 0; i < k->cap; i++) {
+        FlowRef r = k->index[i];
+        if (r.slot == 0) continue;
+        size_t j = r.h32 & (ncap - 1);
+        while (n[j].slot != 0) j = (j + 1) & (ncap - 1);
+        n[j] = r;
+    }
+    PyMem_RawFree(k->index);
+    k->index = n;
+    k->cap = ncap;
+    return 0;
 }
 
-static Flow *flows_alloc(size_t cap) {
-    size_t len = flows_mapped(cap);
-    if (len == 0) return table_alloc(cap, sizeof(Flow));
-    uint8_t *m = mmap(NULL, len + HUGE_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+/* A chunk of the store: one 2 MiB page, mapped on its own and aligned to it. From the second
+ * chunk on it is advised (MADV_HUGEPAGE) for a transparent huge page where the system allows it,
+ * so a large table's flows are written in a few faults and a lookup misses the TLB less; the
+ * first is in 4 KiB pages, written only as far as a small capture's flows reach. Its flows are
+ * written (flow_init) before anything reads them, so nothing needs zeroing here. */
+static Flow *chunk_alloc(int huge) {
+    uint8_t *m = mmap(NULL, 2 * HUGE_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (m == MAP_FAILED) return NULL;
     uint8_t *t = (uint8_t *)(((uintptr_t)m + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
     if (t > m) munmap(m, (size_t)(t - m));
-    munmap(t + len, (size_t)(m + HUGE_PAGE - t)); /* what is left past the table (never 0) */
-    madvise(t, len, MADV_HUGEPAGE); /* a hint: refused, the table stays in 4 KiB pages */
-    memset(t, 0, len); /* zero already: its pages are written now (see table_alloc) */
+    munmap(t + HUGE_PAGE, (size_t)(m + HUGE_PAGE - t)); /* what is left past the chunk (never 0) */
+    if (huge) madvise(t, HUGE_PAGE, MADV_HUGEPAGE); /* a hint: refused, the chunk stays in 4 KiB pages */
     return (Flow *)t;
 }
 
-static void flows_free(Flow *t, size_t cap) {
-    size_t len = flows_mapped(cap);
-    if (len == 0)
-        PyMem_RawFree(t);
-    else if (t != NULL)
-        munmap(t, len);
-}
-
-static int flow_grow(Kernel *k) {
-    size_t ncap = k->cap * 2;
-    Flow *nf = flows_alloc(ncap);
-    if (nf == NULL) return -1;
-    for (size_t i = 0; i < k->cap; i++) {
-        Flow *f = &k->flows[i];
-        if (f->state == FLOW_EMPTY) continue;
-        size_t j = f->hash & (ncap - 1);
-        while (nf[j].state != FLOW_EMPTY) j = (j + 1) & (ncap - 1);
-        nf[j] = *f;
+/* A free slot of the store (a new chunk when every slot is taken); 0 when out of memory. */
+static uint32_t slot_take(Kernel *k) {
+    if (k->n_free > 0) return k->free_slots[--k->n_free];
+    if (k->n_slots == k->n_chunks * FLOW_CHUNK) {
+        if (k->n_slots > UINT32_MAX - FLOW_CHUNK) return 0;
+        Flow **chunks = PyMem_RawRealloc(k->chunks, (k->n_chunks + 1) * sizeof(Flow *));
+        if (chunks == NULL) return 0;
+        k->chunks = chunks;
+        uint32_t *free_slots = PyMem_RawRealloc(k->free_slots, (k->n_chunks + 1) * FLOW_CHUNK * sizeof(uint32_t));
+        if (free_slots == NULL) return 0;
+        k->free_slots = free_slots;
+        Flow *chunk = chunk_alloc(k->n_chunks > 0);
+        if (chunk == NULL) return 0;
+        k->chunks[k->n_chunks++] = chunk;
     }
-    flows_free(k->flows, k->cap);
-    k->flows = nf;
-    k->cap = ncap;
-    return 0;
+    return ++k->n_slots;
 }
 
 /* Let go of a held flow's packets (the flow ends, starts over or is settled). */
@@ -1008,30 +1038,38 @@ static inline void flow_drop_held(Kernel *k, Flow *f) {
     k->held_flows--;
 }
 
-/* Remove the flow at slot i; later entries of its probe run shift back (no tombstones). */
-static void flow_remove_at(Kernel *k, size_t i) {
+/* Remove a live flow; later entries of its probe run in the index shift back (no tombstones). */
+static void flow_remove(Kernel *k, Flow *f) {
     size_t mask = k->cap - 1;
-    flow_drop_held(k, &k->flows[i]);
+    uint32_t slot = f->slot;
+    size_t i = (uint32_t)f->hash & mask;
+    while (k->index[i].slot != slot) i = (i + 1) & mask;
     size_t j = i;
     for (;;) {
         j = (j + 1) & mask;
-        if (k->flows[j].state == FLOW_EMPTY) break;
-        size_t home = k->flows[j].hash & mask;
+        FlowRef r = k->index[j];
+        if (r.slot == 0) break;
+        size_t home = r.h32 & mask;
         /* move j into the hole at i unless its home lies cyclically in (i, j] */
         int stays = (i <= j) ? (i < home && home <= j) : (i < home || home <= j);
         if (!stays) {
-            k->flows[i] = k->flows[j];
+            k->index[i] = r;
             i = j;
         }
     }
-    memset(&k->flows[i], 0, sizeof(Flow));
+    k->index[i] = (FlowRef){0, 0};
+    flow_drop_held(k, f);
+    memset(f, 0, sizeof(Flow));
+    k->free_slots[k->n_free++] = slot; /* room for every slot: made with its chunk */
     k->count--;
 }
 
-/* A new flow instance from its first packet (Flow.__init__). */
+/* A new flow instance from its first packet (Flow.__init__), in f's slot. */
 static void flow_init(Kernel *k, Flow *f, const Pkt *p, uint64_t h) {
+    uint32_t slot = f->slot;
     flow_drop_held(k, f);
     memset(f, 0, sizeof(Flow));
+    f->slot = slot;
     memcpy(f->a, p->src, 16);
     memcpy(f->b, p->dst, 16);
     f->ap = p->sport;
@@ -1046,13 +1084,32 @@ static void flow_init(Kernel *k, Flow *f, const Pkt *p, uint64_t h) {
 }
 
 static Flow *flow_insert(Kernel *k, const Pkt *p, uint64_t h) {
-    if ((k->count + 1) * 2 > k->cap && flow_grow(k) < 0) return NULL;
+    if ((k->count + 1) * 2 > k->cap && index_grow(k) < 0) return NULL;
+    uint32_t slot = slot_take(k);
+    if (slot == 0) return NULL;
     size_t mask = k->cap - 1;
-    size_t i = h & mask;
-    while (k->flows[i].state != FLOW_EMPTY) i = (i + 1) & mask;
+    size_t i = (uint32_t)h & mask;
+    while (k->index[i].slot != 0) i = (i + 1) & mask;
+    k->index[i] = (FlowRef){(uint32_t)h, slot};
     k->count++;
-    flow_init(k, &k->flows[i], p, h);
-    return &k->flows[i];
+    Flow *f = flow_at(k, slot);
+    f->slot = slot;
+    f->held_pkts = NULL; /* a fresh slot is unwritten memory; a freed one was zeroed */
+    flow_init(k, f, p, h);
+    return f;
+}
+
+/* Let go of the store and its index (the kernel is freed). */
+static void flows_free(Kernel *k) {
+    for (uint32_t s = 1; s <= k->n_slots; s++) flow_drop_held(k, flow_at(k, s));
+    for (size_t c = 0; c < k->n_chunks; c++) munmap(k->chunks[c], HUGE_PAGE);
+    PyMem_RawFree(k->chunks);
+    PyMem_RawFree(k->free_slots);
+    PyMem_RawFree(k->index);
+    k->chunks = NULL;
+    k->free_slots = NULL;
+    k->index = NULL;
+    k->n_chunks = k->n_slots = k->n_free = 0;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -1492,8 +1549,8 @@ static int flush_held(Kernel *k) {
     if (!k->any_held) return 0;
     size_t n = 0, cap = 0;
     Flow **list = NULL;
-    for (size_t i = 0; i < k->cap; i++) {
-        Flow *f = &k->flows[i];
+    for (uint32_t s = 1; s <= k->n_slots; s++) {
+        Flow *f = flow_at(k, s);
         if (f->state != FLOW_PYTHON || !f->held) continue;
         if (reserve((void **)&list, &cap, n, sizeof(Flow *), 64) < 0) {
             PyMem_RawFree(list);
@@ -2403,14 +2460,14 @@ static int dns_answers(Kernel *k, const uint8_t *m, Py_ssize_t n, PyObject **out
 /* The idle sweep: end every flow silent for more than IDLE_TIMEOUT at time `now`. FlowTable
  * reads every flow's last_ts and may end flows: the held counts go first. */
 static int sweep(Kernel *k, double now) {
-    size_t i_end = k->cap;
+    int any_idle = 1;
     k->since_sweep = 0;
     if (flush_held(k) < 0) return -1;
     if (k->summary.cls != NULL) { /* the summaries of the flows it ends, in creation order */
         size_t n = 0, cap = 0;
         Flow **list = NULL;
-        for (size_t j = 0; j < k->cap; j++) {
-            Flow *f = &k->flows[j];
+        for (uint32_t s = 1; s <= k->n_slots; s++) {
+            Flow *f = flow_at(k, s);
             if (f->state == FLOW_EMPTY || !(now - f->last_ts > k->idle_timeout)) continue;
             if (reserve((void **)&list, &cap, n, sizeof(Flow *), 64) < 0) {
                 PyMem_RawFree(list);
@@ -2421,15 +2478,11 @@ static int sweep(Kernel *k, double now) {
         int r = emit_summaries(k, list, n, 0);
         PyMem_RawFree(list);
         if (r < 0) return -1;
-        if (n == 0) i_end = 0; /* nothing idle: no pass to remove anything (the usual sweep) */
+        any_idle = n > 0; /* nothing idle: no pass to remove anything (the usual sweep) */
     }
-    size_t i = 0;
-    while (i < i_end) {
-        Flow *f = &k->flows[i];
-        if (f->state != FLOW_EMPTY && now - f->last_ts > k->idle_timeout)
-            flow_remove_at(k, i); /* an entry may shift into slot i: look at it again */
-        else
-            i++;
+    for (uint32_t s = 1; any_idle && s <= k->n_slots; s++) {
+        Flow *f = flow_at(k, s);
+        if (f->state != FLOW_EMPTY && now - f->last_ts > k->idle_timeout) flow_remove(k, f);
     }
     Ev *e = ev_new(k, EV_SWEEP, 0);
     if (e == NULL) return -1;
@@ -2462,7 +2515,7 @@ static int on_packet(Kernel *k, Pkt *p) {
         replaced_python = f->state == FLOW_PYTHON;
         if (replaced_python && f->held && emit_acks(k, f) < 0) return -1; /* FlowTable ends it: its counts first */
         if (emit_summary(k, f) < 0) return -1;
-        flow_remove_at(k, (size_t)(f - k->flows));
+        flow_remove(k, f);
         f = NULL;
     }
     if (f == NULL) {
@@ -3902,9 +3955,8 @@ static void Kernel_dealloc(Kernel *k) {
         names_clear(k);
         PyMem_RawFree(k->names);
     }
-    if (k->flows != NULL)
-        for (size_t i = 0; i < k->cap; i++) flow_drop_held(k, &k->flows[i]);
-    flows_free(k->flows, k->cap);
+    int initialised = k->index != NULL;
+    flows_free(k);
     PyMem_RawFree(k->ips);
     PyMem_RawFree(k->pool_ips);
     PyMem_RawFree(k->kept);
@@ -3913,7 +3965,7 @@ static void Kernel_dealloc(Kernel *k) {
     PyMem_RawFree(k->skip);
     PyMem_RawFree(k->pending);
     file_reset(&k->fs, 0);
-    if (k->flows != NULL) { /* initialised: the lock and conditions exist */
+    if (initialised) { /* the lock and conditions exist */
         pthread_mutex_destroy(&k->mu);
         pthread_cond_destroy(&k->wake_walker);
         pthread_cond_destroy(&k->wake_main);
@@ -4045,7 +4097,7 @@ static int Kernel_init(Kernel *k, PyObject *args, PyObject *kwds) {
     Py_ssize_t addr_cache_size;
     int hold_acks = 0, tcp_summaries_only = 0, dns_answers = 0;
     PyObject *summary_gate = Py_None;
-    if (k->flows != NULL) {
+    if (k->index != NULL) {
         PyErr_SetString(PyExc_RuntimeError, "Kernel already initialised");
         return -1;
     }
@@ -4157,8 +4209,8 @@ static int Kernel_init(Kernel *k, PyObject *args, PyObject *kwds) {
         PyErr_SetString(PyExc_RuntimeError, "cannot create the kernel's lock");
         return -1;
     }
-    k->flows = flows_alloc(k->cap); /* last: non-NULL means initialised */
-    if (k->flows == NULL) {
+    k->index = table_alloc(k->cap, sizeof(FlowRef)); /* last: non-NULL means initialised */
+    if (k->index == NULL) {
         pthread_mutex_destroy(&k->mu);
         pthread_cond_destroy(&k->wake_walker);
         pthread_cond_destroy(&k->wake_main);
@@ -4171,7 +4223,7 @@ static int Kernel_init(Kernel *k, PyObject *args, PyObject *kwds) {
 }
 
 static int ready(Kernel *k) {
-    if (k->flows == NULL) {
+    if (k->index == NULL) {
         PyErr_SetString(PyExc_RuntimeError, "Kernel not initialised");
         return 0;
     }
@@ -4552,8 +4604,8 @@ static PyObject *Kernel_finish(Kernel *k, PyObject *args, PyObject *kwds) {
         if (list == NULL) {
             r = fail_nomem(k);
         } else {
-            for (size_t i = 0; i < k->cap; i++)
-                if (k->flows[i].state != FLOW_EMPTY) list[n++] = &k->flows[i];
+            for (uint32_t s = 1; s <= k->n_slots; s++)
+                if (flow_at(k, s)->state != FLOW_EMPTY) list[n++] = flow_at(k, s);
             r = emit_summaries(k, list, n, 1);
         }
     }
@@ -4564,15 +4616,12 @@ static PyObject *Kernel_finish(Kernel *k, PyObject *args, PyObject *kwds) {
         batch_free(b);
         return NULL;
     }
-    if (list != NULL) { /* the table is emptied: its free slots are all zero already */
-        for (size_t i = 0; i < n; i++) {
-            flow_drop_held(k, list[i]);
-            memset(list[i], 0, sizeof(Flow));
-        }
-    } else {
-        for (size_t i = 0; i < k->cap; i++) flow_drop_held(k, &k->flows[i]);
-        memset(k->flows, 0, k->cap * sizeof(Flow));
-    }
+    /* the table is emptied; the store keeps its chunks and starts again from its first slot (a slot
+     * is written whole when it is taken) */
+    for (uint32_t s = 1; s <= k->n_slots; s++) flow_drop_held(k, flow_at(k, s));
+    memset(k->index, 0, k->cap * sizeof(FlowRef));
+    k->n_slots = 0;
+    k->n_free = 0;
     PyMem_RawFree(list);
     k->count = 0;
     k->any_held = 0;
