@@ -77,7 +77,7 @@ from detector.output import forked
 cli.build_parser({argv!r})
 loaded = sorted(m.rpartition(".")[2] for m in sys.modules if m.startswith("detector.commands."))
 code = cli.main({argv!r}) if {run!r} else None
-print(json.dumps({{"commands": loaded, "jinja2": "jinja2" in sys.modules, "forks": forked.enabled(), "code": code,
+print(json.dumps({{"commands": loaded, "page": "detector.output.page" in sys.modules, "forks": forked.enabled(), "code": code,
                   "parallel": "detector.parallel" in sys.modules, "tls": "detector.dialects.tls" in sys.modules}}))
 """
 
@@ -120,7 +120,7 @@ def test_the_command_line_starts_hashing_before_its_heavy_imports(tmp_path):
 
 
 def test_a_scan_renders_report_html_in_the_forked_process_only(tmp_path):
-    """The renderer and Jinja2 are imported where report.html is written: in the forked process,
+    """The page's renderer is imported where report.html is written: in the forked process,
     or here when forking is off. The page is the same either way. detector.parallel is imported
     for several files only."""
     pages = []
@@ -131,7 +131,7 @@ def test_a_scan_renders_report_html_in_the_forked_process_only(tmp_path):
         out = tmp_path / f"fork{fork}"
         seen = _loaded(["scan", str(MINING), "--out", str(out), "--quiet"], run_it=True, MINESWEEP_FORK=fork)
         assert seen["code"] == 0 and seen["forks"] == (fork == "1")
-        assert seen["jinja2"] == (fork == "0")
+        assert seen["page"] == (fork == "0")
         assert not seen["parallel"]  # one file: no engines, no --watch
         stamp = json.loads((out / "findings.json").read_text())["generated_at"]
         pages.append((out / "report.html").read_text().replace(str(out), "OUT").replace(stamp, "STAMP"))

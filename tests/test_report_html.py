@@ -197,7 +197,7 @@ def check_page(page: str) -> PageChecker:
                 assert re.fullmatch(r"#[a-z]+(-\d+)?", value or ""), f"href built from data: {value!r}"
             if name in ("href", "src", "action", "formaction", "xlink:href"):
                 assert "javascript:" not in (value or "").lower(), f"javascript: URL in {name} of <{tag}>"
-    js = (Path(I18N).parent / "templates" / "report.js").read_text("utf-8")
+    js = (Path(I18N).parent / "assets" / "report.js").read_text("utf-8")
     assert [a for a, _ in p.scripts] == [{"type": "application/json", "id": "ms-data"}, {}]
     assert p.scripts[1][1] == js
     json.loads(p.scripts[0][1])
@@ -410,8 +410,8 @@ def _keys(path: Path) -> set[str]:
 
 
 def test_every_label_the_page_names_exists_in_both_languages():
-    """The template names labels as L["key"] (as they are) or t("key", ...) (values filled in)."""
-    text = "".join(p.read_text("utf-8") for p in (I18N.parent / "templates").glob("*.j2"))
+    """The page names labels as L["key"] (as they are) or t("key", ...) (values filled in)."""
+    text = (I18N.parent / "page.py").read_text("utf-8")
     plain = set(re.findall(r'\bL\["([^"]+)"\]', text))
     formatted = set(re.findall(r'\bt\("([^"]+)"', text))
     assert len(plain) > 80 and len(formatted) > 10
@@ -655,48 +655,14 @@ def test_real_capture_report(tmp_path):
     assert "cn1-zcash.flypool.org" in page and "xmr-stak-cpu/1.3.0-1.5.0" in page
 
 
-# -- compiled-template cache ----------------------------------------------------------------------
-GOLDEN_CAMPUS = Path(__file__).parent / "golden" / "campus.pcapng.json"
+def test_values_are_escaped_as_markupsafe_escapes_them():
+    """``e()``, which writes every value into the page, gives what ``markupsafe.escape`` gives
+    (the template engine's escaping until session 10): the five characters HTML gives a meaning
+    to, as the same entities; None, numbers and booleans as their text; markup as it is."""
+    from markupsafe import Markup, escape
 
-def _fresh_environment(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
-    from detector.output import html as html_mod
+    from detector.output.page import e
 
-    monkeypatch.setenv(html_mod.CACHE_ENV, value)
-    html_mod._environment.cache_clear()
-    monkeypatch.setattr(html_mod, "_environment", html_mod._environment)  # restored (and cleared) after
-
-
-def test_compiled_templates_are_cached_and_reused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from detector.output import html as html_mod
-
-    findings = json.loads((GOLDEN_CAMPUS).read_text())
-    try:
-        _fresh_environment(monkeypatch, str(tmp_path / "cache"))
-        first = html_mod.render_html(findings)
-        files = sorted((tmp_path / "cache" / "jinja2").iterdir())
-        assert len(files) == 2  # report.html.j2 and macros.html.j2
-        stamps = [(f.stat().st_ino, f.stat().st_mtime_ns) for f in files]
-        _fresh_environment(monkeypatch, str(tmp_path / "cache"))
-        assert html_mod.render_html(findings) == first  # rendered from the cached code,
-        assert [(f.stat().st_ino, f.stat().st_mtime_ns) for f in files] == stamps  # not compiled again
-        for f in files:  # a damaged cache file is recompiled, not an error
-            f.write_bytes(b"garbage")
-        _fresh_environment(monkeypatch, str(tmp_path / "cache"))
-        assert html_mod.render_html(findings) == first
-    finally:
-        html_mod._environment.cache_clear()
-
-
-@pytest.mark.parametrize("setting", ["off", "unwritable"])
-def test_template_cache_off_or_unwritable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, setting: str) -> None:
-    from detector.output import html as html_mod
-
-    findings = json.loads((GOLDEN_CAMPUS).read_text())
-    blocker = tmp_path / "file"
-    blocker.write_text("not a directory")
-    try:
-        _fresh_environment(monkeypatch, "off" if setting == "off" else str(blocker / "cache"))
-        assert html_mod._environment().bytecode_cache is None
-        assert "<html" in html_mod.render_html(findings)
-    finally:
-        html_mod._environment.cache_clear()
+    values = ["", "plain", "<script>alert('x')</script>", 'a"b&c', "&amp;", "\u202e<>", "日本<", 12, 1.5, None, True]
+    assert [e(v) for v in values] == [str(escape(v)) for v in values]
+    assert e(Markup("<b>x</b>")) == "<b>x</b>"

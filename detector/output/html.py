@@ -8,7 +8,7 @@ opens offline, from an e-mail attachment, and prints to PDF with a print stylesh
 Everything from a capture (worker names, agents, pool names, wallets) is attacker-controlled.
 It reaches the page only as text: :func:`text` bounds its length, replaces lone surrogates and
 control characters, and shows invisible and bidirectional-override characters as ``[U+202E]``;
-Jinja2 then escapes it (autoescape on for every template). Links point only at the page's own
+``detector.output.page`` then escapes every value it writes. Links point only at the page's own
 anchors (``#host-N``, from the host's position, never from data). Data for the script is a JSON
 block with ``<``, ``>`` and ``&`` escaped.
 
@@ -32,9 +32,8 @@ Public API:
 ``content_security_policy(script) -> str``
     The page's CSP for an inline ``script`` (allowed by its sha256 hash).
 
-Compiled templates are cached in ``$MINESWEEP_CACHE_DIR/jinja2`` (default
-``$XDG_CACHE_HOME/minesweep/jinja2``, i.e. ``~/.cache/minesweep/jinja2``); set
-``MINESWEEP_CACHE_DIR=off`` to compile them on every run instead.
+This module makes the page's views (plain dicts and records of display text); the markup is
+written by ``detector.output.page``.
 """
 
 from __future__ import annotations
@@ -54,7 +53,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import jinja2
 from markupsafe import Markup
 
 from detector import __version__
@@ -64,13 +62,14 @@ from detector.output.csvs import as_dict, as_list, as_num
 from detector.output.fmt import si
 from detector.output.fmt import ts as fmt_ts
 from detector.output.iocs import collect as collect_iocs
+from detector.output.page import render_page
 
 __all__ = ["LANGS", "Strings", "content_security_policy", "load_strings", "render_html", "text", "write_html",
            "write_page"]
 
 HTML_LANG = {"en": "en", "zh": "zh-CN"}
 _HERE = Path(__file__).resolve().parent
-TEMPLATES = _HERE / "templates"
+ASSETS = _HERE / "assets"
 I18N = _HERE / "i18n"
 
 TEXT_LIMIT = 160  #: default display length of a string from findings
@@ -1003,67 +1002,10 @@ def _indicators(doc: dict[str, Any], t: Strings) -> list[dict[str, Any]]:
 # --------------------------------------------------------------------------- assembly
 
 
-CACHE_ENV = "MINESWEEP_CACHE_DIR"  #: where compiled templates are kept; "" or "off": nowhere
-
-
-class _TemplateCache(jinja2.FileSystemBytecodeCache):
-    """Jinja2's compiled templates on disk (checked against the template source and the Jinja2
-    and Python versions by Jinja2 itself): compiling the report's templates costs ~55 ms of every
-    run. A cache that cannot be written is no cache, never an error."""
-
-    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
-        try:
-            super().load_bytecode(bucket)
-        except (OSError, ValueError, EOFError):
-            bucket.reset()
-
-    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
-        try:
-            super().dump_bytecode(bucket)
-        except OSError:
-            pass
-
-
-def _template_cache() -> jinja2.BytecodeCache | None:
-    """``$MINESWEEP_CACHE_DIR/jinja2``, else ``$XDG_CACHE_HOME/minesweep/jinja2`` (default
-    ``~/.cache``); None when it is switched off or cannot be made."""
-    chosen = os.environ.get(CACHE_ENV)
-    if chosen is not None and chosen.strip().lower() in ("", "0", "off", "no"):
-        return None
-    base = Path(chosen) if chosen else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "minesweep"
-    directory = base / "jinja2"
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-    except (OSError, RuntimeError):  # RuntimeError: no home directory to expand
-        return None
-    return _TemplateCache(str(directory))
-
-
-class _Environment(jinja2.Environment):
-    """The report's views are plain dicts: ``h.ip`` in the template looks the key up first.
-    Jinja2's own order (the attribute, then the item) raised and caught an AttributeError for each
-    of the ~30,000 lookups of a 200-host report (~20 ms); the templates use no dict methods."""
-
-    def getattr(self, obj: Any, attribute: str) -> Any:
-        if type(obj) is dict:
-            try:
-                return obj[attribute]
-            except KeyError:
-                pass
-        return super().getattr(obj, attribute)
-
-
-@functools.lru_cache(maxsize=1)
-def _environment() -> jinja2.Environment:
-    return _Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True,
-                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-                              bytecode_cache=_template_cache())
-
-
 @functools.cache
 def _asset(name: str) -> str:
     """The stylesheet or script, checked to hold nothing that could end its element early."""
-    body = (TEMPLATES / name).read_text("utf-8")
+    body = (ASSETS / name).read_text("utf-8")
     if "</" in body:
         raise RuntimeError(f"{name} must not contain '</'")
     return body
@@ -1128,7 +1070,7 @@ def _context(findings: dict[str, Any], t: Strings) -> dict[str, Any]:
 def render_html(findings: dict[str, Any], lang: str = "en") -> str:
     """The report page for ``findings`` in ``lang`` ("en" or "zh")."""
     t = load_strings(lang)
-    page = _environment().get_template("report.html.j2").render(_context(findings, t))
+    page = render_page(_context(findings, t))
     return _SURROGATE.sub("\ufffd", page)  # defence in depth: the page is always valid UTF-8
 
 
