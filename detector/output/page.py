@@ -7,12 +7,12 @@ script, the JSON data block and the SVG charts that ``charts.py`` builds with es
 fragments this module builds itself. No href is built from data: links point at this document's
 own anchors (``#host-N``).
 
-Until session 10 the page was a Jinja2 template. On the 1M-packet benchmark's 200 hosts its
-rendering took ~0.11 s in report.html's child process, which the command waits for last: ~0.02 s
-importing Jinja2, ~0.019 s of it in Jinja2's ~28,000 escapes (a ``Markup`` made for each) and
-~0.013 s in the template's own code. This module writes the same page, byte for byte (checked
-against the template's output on the test suite's reports before the template was retired), in
-~0.01 s (docs/performance.md, session 10).
+Until session 10 the page was a Jinja2 template. On the 1M-packet benchmark's 200 hosts,
+report.html's child process (which the command waited for last) spent ~0.02 s importing Jinja2
+and ~0.034 s rendering the template: ~0.019 s of it in ~28,000 escapes (a ``Markup`` made for
+each), ~0.013 s in the template's own code. This module writes the same page, byte for byte
+(checked against the template's output on every report of the test suite before the template
+was retired), in ~0.015 s, and imports nothing to speak of (docs/performance.md, session 10).
 """
 
 from __future__ import annotations
