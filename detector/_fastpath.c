@@ -1094,7 +1094,8 @@ static Flow *flow_insert(Kernel *k, const Pkt *p, uint64_t h) {
     k->count++;
     Flow *f = flow_at(k, slot);
     f->slot = slot;
-    f->held_pkts = NULL; /* a fresh slot is unwritten memory; a freed one was zeroed */
+    f->held_pkts = NULL; /* already NULL; written so that flow_init's read of it does not map a
+                          * fresh chunk's page as the zero page, to fault again on the write */
     flow_init(k, f, p, h);
     return f;
 }
@@ -1558,7 +1559,7 @@ static int flush_held(Kernel *k) {
         }
         list[n++] = f;
     }
-    qsort(list, n, sizeof(Flow *), by_fid);
+    sort_by_fid(list, n);
     int r = 0;
     for (size_t i = 0; i < n && r == 0; i++) r = emit_acks(k, list[i]);
     PyMem_RawFree(list);
@@ -4604,8 +4605,10 @@ static PyObject *Kernel_finish(Kernel *k, PyObject *args, PyObject *kwds) {
         if (list == NULL) {
             r = fail_nomem(k);
         } else {
-            for (uint32_t s = 1; s <= k->n_slots; s++)
-                if (flow_at(k, s)->state != FLOW_EMPTY) list[n++] = flow_at(k, s);
+            for (uint32_t s = 1; s <= k->n_slots; s++) {
+                Flow *f = flow_at(k, s);
+                if (f->state != FLOW_EMPTY) list[n++] = f;
+            }
             r = emit_summaries(k, list, n, 1);
         }
     }

@@ -1748,6 +1748,7 @@ def test_the_kernel_finds_hints_where_could_be_mining_does() -> None:
     handed = {e[2].ap for e in kernel.walk(pcap_file(recs, 1, eth), 0, 0, True, 1 << 30) if e[0] == _fastpath.EV_PRELUDE}
     assert handed == {40000 + i for i, p in enumerate(payloads) if flows.could_be_mining(p)}
 
+
 def test_kernel_finish_and_summary_events() -> None:
     """Summaries come as events where a flow ends inside a walk (here: replaced by a new SYN) and
     from finish() for the flows still live, in creation order; finish() empties the kernel's
